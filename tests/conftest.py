@@ -1,0 +1,32 @@
+"""Test helpers. Tests that need ../shared use the `shared` fixture, which skips with a reason when absent."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from titan_eval.paths import shared_dir
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """Path of the read-only shared folder ($TITAN_EVAL_SHARED or ../shared); skip if absent."""
+    path = shared_dir()
+    if path is None:
+        pytest.skip("needs ../shared (or $TITAN_EVAL_SHARED): reference vectors, data and tokenizers live there")
+    return path
+
+
+def load_vector(shared: Path, name: str) -> dict:
+    """A reference-vector file from shared/vectors (weights-only load)."""
+    path = shared / "vectors" / name
+    if not path.exists():
+        pytest.skip(f"reference vector {name} is not in {shared / 'vectors'}")
+    return torch.load(path, weights_only=True)
+
+
+@pytest.fixture(autouse=True)
+def _deterministic() -> None:
+    torch.manual_seed(0)

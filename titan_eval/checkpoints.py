@@ -1,0 +1,189 @@
+"""Reading checkpoints safely and loading them strictly.
+
+Sources: a `.pt`/`.bin` pickle (read with `torch.load(weights_only=True)`; anything needing arbitrary unpickling
+requires `trust=True`), a `.safetensors` file, a model directory (`model.safetensors`, sharded safetensors with an
+index, or `pytorch_model.bin`, plus an optional `config.json`), or `hf://org/repo/file` (fetched through
+huggingface_hub when online).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from titan_eval.errors import CheckpointError
+
+STATE_DICT_ENTRIES = ("model", "model_state_dict", "state_dict")
+STRIPPED_PREFIXES = ("_orig_mod.", "module.")
+
+
+@dataclass(frozen=True)
+class CheckpointFiles:
+    """Where a checkpoint's tensors (and optional HF-style config) live; `sha256` covers all weight files."""
+
+    weights: tuple[Path, ...]
+    config: dict[str, Any] | None
+    sha256: str
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fetch_hf(spec: str) -> Path:
+    """hf://org/repo/path/in/repo → a local cached file (needs network or a populated HF cache)."""
+    parts = spec[len("hf://") :].split("/")
+    if len(parts) < 3:
+        raise CheckpointError(f"checkpoint {spec!r}: expected hf://org/repo/file")
+    try:
+        from huggingface_hub import hf_hub_download
+
+        return Path(hf_hub_download("/".join(parts[:2]), "/".join(parts[2:])))
+    except Exception as err:  # network, auth, missing file: all one user-facing failure
+        raise CheckpointError(f"checkpoint {spec!r} could not be fetched: {type(err).__name__}: {err}") from err
+
+
+def locate(spec: str | Path) -> CheckpointFiles:
+    """Resolve a checkpoint spec to its weight files and config; `CheckpointError` if absent."""
+    path = _fetch_hf(spec) if isinstance(spec, str) and spec.startswith("hf://") else Path(spec).expanduser()
+    if not path.exists():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    config = None
+    if path.is_dir():
+        if (path / "config.json").exists():
+            config = json.loads((path / "config.json").read_text())
+        index = path / "model.safetensors.index.json"
+        if index.exists():
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            weights = tuple(path / s for s in shards)
+        else:
+            found = [path / n for n in ("model.safetensors", "pytorch_model.bin", "model.pt") if (path / n).exists()]
+            if not found:
+                raise CheckpointError(f"checkpoint directory {path} holds no model.safetensors or pytorch_model.bin")
+            weights = (found[0],)
+    else:
+        weights = (path,)
+    digest = hashlib.sha256()
+    for w in weights:
+        digest.update(sha256_file(w).encode())
+    sha = sha256_file(weights[0]) if len(weights) == 1 else digest.hexdigest()
+    return CheckpointFiles(weights=weights, config=config, sha256=sha)
+
+
+def read_file(path: Path, trust: bool = False, safe_globals: Iterable[Any] = ()) -> Any:
+    """Load one weight file. Pickles go through torch's weights-only unpickler (plus `safe_globals`) unless
+    `trust` is set; a refusal is a `CheckpointError` that says how to proceed."""
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as err:
+            raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
+    globals_list = list(safe_globals)
+    ctx = torch.serialization.safe_globals(globals_list) if globals_list else nullcontext()
+    try:
+        with ctx:
+            return torch.load(path, map_location="cpu", weights_only=not trust)
+    except pickle.UnpicklingError as err:
+        first = str(err).strip().splitlines()
+        detail = next((ln for ln in first if "GLOBAL" in ln or "Unsupported" in ln), first[0] if first else "")
+        raise CheckpointError(
+            f"{path}: refusing to unpickle objects beyond tensors ({detail.strip()}); "
+            "pass --trust-checkpoint only if you trust where this file came from"
+        ) from err
+    except Exception as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+
+
+def extract_state_dict(obj: Any, entries: Iterable[str] = STATE_DICT_ENTRIES) -> dict[str, Tensor]:
+    """The tensor mapping inside a loaded checkpoint: the object itself or its first `entries` key found,
+    with `_orig_mod.` / `module.` prefixes stripped."""
+    if isinstance(obj, Mapping):
+        for key in entries:
+            if key in obj and isinstance(obj[key], Mapping):
+                obj = obj[key]
+                break
+    if not isinstance(obj, Mapping) or not all(isinstance(v, Tensor) for v in obj.values()):
+        raise CheckpointError(
+            f"checkpoint holds no state dict (looked for the file itself or an entry among {list(entries)})"
+        )
+    return {strip_prefixes(k): v for k, v in obj.items()}
+
+
+def strip_prefixes(key: str) -> str:
+    """Remove torch.compile / DataParallel prefixes, repeatedly."""
+    changed = True
+    while changed:
+        changed = False
+        for prefix in STRIPPED_PREFIXES:
+            if key.startswith(prefix):
+                key, changed = key[len(prefix) :], True
+    return key
+
+
+@dataclass
+class KeyReport:
+    """Differences between a checkpoint's tensors and a module's state dict."""
+
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    misshaped: list[tuple[str, tuple[int, ...], tuple[int, ...]]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not (self.missing or self.unexpected or self.misshaped)
+
+    def summary(self, limit: int = 3) -> str:
+        """One line: counts and the first `limit` names of each kind."""
+
+        def part(label: str, names: list[str]) -> str:
+            more = f", +{len(names) - limit} more" if len(names) > limit else ""
+            return f"{len(names)} {label} ({', '.join(names[:limit])}{more})"
+
+        pieces = []
+        if self.missing:
+            pieces.append(part("missing", self.missing))
+        if self.unexpected:
+            pieces.append(part("unexpected", self.unexpected))
+        if self.misshaped:
+            shown = [f"{k}: checkpoint {list(c)} vs model {list(m)}" for k, c, m in self.misshaped]
+            pieces.append(part("mis-shaped", shown))
+        return "; ".join(pieces)
+
+
+def compare_keys(expected: Mapping[str, Tensor], given: Mapping[str, Tensor]) -> KeyReport:
+    """Key-set and shape comparison (order of the expected mapping is kept in the report)."""
+    report = KeyReport()
+    for key, tensor in expected.items():
+        if key not in given:
+            report.missing.append(key)
+        elif tuple(given[key].shape) != tuple(tensor.shape):
+            report.misshaped.append((key, tuple(given[key].shape), tuple(tensor.shape)))
+    report.unexpected = [k for k in given if k not in expected]
+    return report
+
+
+def load_strict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str = "checkpoint") -> None:
+    """Copy `state_dict` into `model` (dtype converted to each parameter's), requiring an exact key set and
+    shapes; `CheckpointError` with the readable report otherwise."""
+    expected = model.state_dict()
+    report = compare_keys(expected, state_dict)
+    if not report.ok:
+        raise CheckpointError(f"{source} does not fit {type(model).__name__}: {report.summary()}")
+    with torch.no_grad():
+        for key, target in expected.items():
+            target.copy_(state_dict[key].to(dtype=target.dtype))

@@ -1,0 +1,50 @@
+"""The project's one exception hierarchy. Library code raises these; only the CLI maps them to exit codes.
+
+Exit codes (documented in README.md):
+    0  ok
+    1  gate regression (`titan-eval gate`)
+    2  usage or input error: bad argument, unknown task/model, malformed task or data file, incomparable runs
+    3  model, checkpoint or runtime error: missing/mis-shaped keys, NaN logits, missing kernel when forced
+"""
+
+from __future__ import annotations
+
+
+class TitanEvalError(Exception):
+    """Base class. `exit_code` is what the CLI exits with; `str(err)` is the one line it prints."""
+
+    exit_code: int = 3
+
+
+class UsageError(TitanEvalError):
+    """A bad argument or an unknown name (task, model card, architecture, metric)."""
+
+    exit_code = 2
+
+
+class DataError(UsageError):
+    """A malformed or missing task/data file. The message names the file and, where relevant, the line."""
+
+
+class IncomparableRunsError(UsageError):
+    """Two stored runs cannot be compared (different data, prompts, mode, doc sets, scorer versions)."""
+
+
+class ModelError(TitanEvalError):
+    """The model could not be built or run (bad config, NaN logits, missing optional kernel)."""
+
+    exit_code = 3
+
+
+class CheckpointError(ModelError):
+    """A checkpoint is missing, unreadable, untrusted, or its keys/shapes do not fit the architecture."""
+
+
+class TokenizerError(ModelError):
+    """The tokenizer is missing, unreadable or does not fit the model (vocab size, special tokens)."""
+
+
+class GateRegression(TitanEvalError):
+    """Raised by the gate when a metric fell significantly by more than the allowed drop."""
+
+    exit_code = 1

@@ -1,0 +1,132 @@
+"""The model contract every architecture implements, so the engine never special-cases one.
+
+Shapes: B = batch rows, L = padded sequence length, V = vocabulary (logit rows), n = branches per row.
+
+- `forward(ids[B, L], lengths[B] | None) -> logits[B, L, V]`. Rows are right-padded; a row's logits at its
+  real positions (< lengths[b]) depend only on its own first lengths[b] tokens. Logits at padded positions are
+  unspecified.
+- Recurrent models (`capabilities.recurrent_state`) also implement
+  `prefill(ids[B, L], lengths[B] | None, state | None) -> (logits[B, L, V], state)`: run each row's first
+  lengths[b] tokens (continuing from `state` when given) and return the state *after exactly those tokens*.
+  `step(ids[B], state) -> (logits[B, V], state)` advances every row by one token.
+- A `RecurrentState` is batch-first: `expand(n)` repeats row b as rows b*n .. b*n+n-1 (one context branching into
+  n continuations), `select(idx)` keeps the given rows in the given order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from titan_eval.errors import ModelError
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a built model can do; recorded in every run."""
+
+    recurrent_state: bool
+    """Exact prefix reuse and O(1)-per-token decoding through `prefill`/`step`."""
+    routing: bool = False
+    """Exposes per-token routing telemetry through `titan_eval.telemetry` hooks (MoE models)."""
+    kernels: tuple[str, ...] = ()
+    """Optional fast paths that are active (e.g. "mamba-ssm:selective_scan"); empty = pure PyTorch."""
+
+
+def _map_tensors(value: Any, fn: Any) -> Any:
+    if isinstance(value, Tensor):
+        return fn(value)
+    if isinstance(value, tuple):
+        return tuple(_map_tensors(v, fn) for v in value)
+    if isinstance(value, list):
+        return [_map_tensors(v, fn) for v in value]
+    return value
+
+
+@dataclass(frozen=True)
+class RecurrentState:
+    """Base for batch-first recurrent states: every tensor field (or tuple/list of tensors) has batch at dim 0.
+
+    Subclasses are frozen dataclasses that add their fields; `expand` and `select` map over all of them.
+    Non-tensor fields are carried unchanged.
+    """
+
+    def _map(self, fn: Any) -> "RecurrentState":
+        changes = {f.name: _map_tensors(getattr(self, f.name), fn) for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **changes)
+
+    def expand(self, n: int) -> "RecurrentState":
+        """Row b → rows b*n .. b*n+n-1 (copies)."""
+        return self._map(lambda t: t.repeat_interleave(n, dim=0))
+
+    def select(self, idx: Tensor) -> "RecurrentState":
+        """Keep rows `idx` ([k] long) in that order."""
+        return self._map(lambda t: t.index_select(0, idx.to(t.device)))
+
+
+def full_lengths(ids: Tensor, lengths: Tensor | None) -> Tensor:
+    """`lengths` as a [B] long tensor on ids' device; None means every row uses all L positions."""
+    if lengths is None:
+        return torch.full((ids.shape[0],), ids.shape[1], dtype=torch.long, device=ids.device)
+    return lengths.to(device=ids.device, dtype=torch.long)
+
+
+def padding_mask(lengths: Tensor, max_len: int) -> Tensor:
+    """[B, L] bool, True at real positions (< lengths[b])."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class LanguageModel(nn.Module):
+    """Base of every architecture. Subclasses set `arch`, build themselves from a config dict and implement
+    `forward` (and `prefill` when recurrent)."""
+
+    arch: ClassVar[str] = ""
+    vocab_size: int
+    capabilities: Capabilities
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "LanguageModel":
+        """Build from the card's / checkpoint's config mapping; raise `ModelError` on bad fields."""
+        raise NotImplementedError
+
+    safe_globals: ClassVar[tuple[Any, ...]] = ()
+    """Extra globals the weights-only unpickler may admit for this architecture's real checkpoint files."""
+
+    @classmethod
+    def convert_state_dict(cls, state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Map a checkpoint's keys (any recognised layout) onto this module's keys. Default: identity."""
+        return state_dict
+
+    @classmethod
+    def state_dict_from_checkpoint(cls, obj: Any) -> dict[str, Tensor]:
+        """The loaded checkpoint object → this module's state dict: find the tensor mapping (`model` /
+        `model_state_dict` / `state_dict` entry or the object itself), strip `_orig_mod.`/`module.`, then
+        `convert_state_dict`. Override for formats that need more."""
+        from titan_eval.checkpoints import extract_state_dict
+
+        return cls.convert_state_dict(extract_state_dict(obj))
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config this model was built from (recorded in results)."""
+        return dict(getattr(self, "config_source", {}))
+
+    def prefill(
+        self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
+    ) -> tuple[Tensor, RecurrentState]:
+        """ids [B, L] → (logits [B, L, V], state after each row's lengths[b] tokens)."""
+        raise ModelError(f"architecture {self.arch!r} has no recurrent state; use forward()")
+
+    def step(self, ids: Tensor, state: RecurrentState) -> tuple[Tensor, RecurrentState]:
+        """ids [B] → (logits [B, V], advanced state). Default: a one-token prefill."""
+        logits, new_state = self.prefill(ids[:, None], None, state)
+        return logits[:, 0], new_state
+
+    @property
+    def backend(self) -> str:
+        """'torch' for the pure-PyTorch reference path, else the active kernels joined by '+'."""
+        kernels = self.capabilities.kernels
+        return "+".join(kernels) if kernels else "torch"
