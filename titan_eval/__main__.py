@@ -1,0 +1,3 @@
+from titan_eval.cli.app import main
+
+main()

@@ -1,0 +1,58 @@
+"""Typer application. Each command lives in its own module under `titan_eval.cli` and registers itself through
+`register(app)`; `main()` maps the project's exceptions to exit codes (see `titan_eval.errors`)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from titan_eval.errors import TitanEvalError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Trustworthy evaluation of small custom LMs.")
+err_console = Console(stderr=True)
+
+COMMAND_MODULES = (
+    "titan_eval.cli.run_cmd",
+    "titan_eval.cli.info_cmd",
+    "titan_eval.cli.report_cmd",
+    "titan_eval.cli.probe_cmd",
+    "titan_eval.cli.suite_cmd",
+)
+
+
+def _register_all() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name == name:  # that command module is not written yet
+                continue
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console entry point: run the app; a `TitanEvalError` prints one line and exits with its code."""
+    try:
+        app(standalone_mode=False)
+    except TitanEvalError as err:
+        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        sys.exit(err.exit_code)
+    except (typer.Exit, SystemExit) as done:
+        code = getattr(done, "exit_code", getattr(done, "code", 0))
+        sys.exit(code or 0)
+    except Exception as err:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(err, click.ClickException):
+            err.show()
+            sys.exit(2)
+        if isinstance(err, click.exceptions.Abort):
+            sys.exit(130)
+        raise

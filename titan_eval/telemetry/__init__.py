@@ -1,0 +1,1 @@
+"""Telemetry through forward hooks on marker modules (never by reading mutable model attributes)."""
