@@ -75,6 +75,7 @@ def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
     if len(objects) > 1:  # sharded safetensors
         raw = {k: v for part in objects for k, v in part.items()}
     state_dict = cls.state_dict_from_checkpoint(raw)
+    config = cls.config_for_checkpoint(config, state_dict)
     model = cls.from_config(config)
     load_strict(model, state_dict, source=str(card.checkpoint))
     return model.eval(), files.sha256

@@ -189,6 +189,13 @@ class SentencePieceTokenizer(Tokenizer):
         self.add_bos = add_bos
         self.bos_id = self._sp.bos_id() if self._sp.bos_id() >= 0 else None
         super().__init__(specials, eos)
+        # Pieces SentencePiece itself matches in text (user-defined symbols such as "<|end|>") are left to it:
+        # cutting them out first would drop the dummy-prefix "▁" it emits before them, so ids would differ
+        # from a plain `encode(text)`. `token_id` still finds them through `piece_to_id`.
+        for piece in [p for p, i in self.special_ids.items() if self._sp.encode(p)[-1:] == [i]]:
+            del self.special_ids[piece]
+        cut = "|".join(re.escape(p) for p in sorted(self.special_ids, key=len, reverse=True))
+        self._split = re.compile(f"({cut})") if cut else None
 
     def _encode_plain(self, text: str) -> list[int]:
         return list(self._sp.encode(text))

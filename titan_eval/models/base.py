@@ -110,6 +110,13 @@ class LanguageModel(nn.Module):
 
         return cls.convert_state_dict(extract_state_dict(obj))
 
+    @classmethod
+    def config_for_checkpoint(cls, config: Mapping[str, Any], state_dict: Mapping[str, Tensor]) -> Mapping[str, Any]:
+        """The config to build with, given the checkpoint's converted tensors: lets an architecture take facts
+        from the keys (e.g. which optional buffers exist) and check buffers against the config before loading.
+        Default: `config` unchanged."""
+        return config
+
     def config_dict(self) -> dict[str, Any]:
         """The config this model was built from (recorded in results)."""
         return dict(getattr(self, "config_source", {}))

@@ -15,15 +15,21 @@ Mamba-2's SSD with per-head scalar A and Δ is the same recurrence with A and Δ
 
 Kernel twin: `mamba_ssm.ops.selective_scan_interface.selective_scan_fn` (see `kernels.py`).
 
-Within a chunk of T steps the scan is computed in closed form from segment sums of Δ·A
-(h_t = Σ_{s≤t} exp(cum_t − cum_s) Δ_s B_s x_s + exp(cum_t) h_0, every exponent ≤ 0, so nothing overflows);
-a Python loop runs over chunks only, carrying h between them.
+Two-level chunked scan (exact, stable): the sequence is cut into chunks of T ≈ √L steps. Pass 1 runs the
+recurrence from h = 0 inside every chunk at once (T vectorised steps over all chunks); pass 2 carries the true
+state across chunk boundaries (L/T steps); the result adds each chunk's start state times the running product
+of decays, h_t = local_t + (Π_{r≤t} exp(Δ_r A)) ⊙ h_start. Only products of decays ≤ 1 appear, so nothing
+overflows, and Python loops run O(√L) times instead of L. Channels are processed in blocks to bound memory.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+MAX_BLOCK_ELEMENTS = 1 << 24  # per [Bt, D_block, L, N] tensor
 
 
 def selective_scan_ref(
@@ -34,33 +40,55 @@ def selective_scan_ref(
     C: Tensor,
     D: Tensor | None = None,
     h0: Tensor | None = None,
-    chunk_size: int = 16,
+    chunk_size: int | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Run the scan in fp32. Returns (y [Bt, D, L] in u's dtype, h_last [Bt, D, N] fp32)."""
     batch, channels, length = u.shape
     n_state = A.shape[1]
-    out_dtype = u.dtype
-    u32, d32, A32 = u.float(), delta.float(), A.float()
-    B32, C32 = B.float(), C.float()
-    h = torch.zeros(batch, channels, n_state, device=u.device) if h0 is None else h0.float()
-    ys = []
-    for start in range(0, length, chunk_size):
-        end = min(length, start + chunk_size)
-        T = end - start
-        d = d32[:, :, start:end]  # (Bt, D, T)
-        log_decay = torch.einsum("bdt,dn->bdtn", d, A32)  # Δ·A ≤ 0
-        cum = log_decay.cumsum(dim=2)  # (Bt, D, T, N)
-        drive = torch.einsum("bdt,bnt->bdtn", d * u32[:, :, start:end], B32[:, :, start:end])  # Δ B x
-        causal = torch.ones(T, T, dtype=torch.bool, device=u.device).tril()
-        seg = cum[:, :, :, None, :] - cum[:, :, None, :, :]  # (Bt, D, T_t, T_s, N)
-        weights = torch.exp(seg.masked_fill(~causal[None, None, :, :, None], float("-inf")))
-        hs = torch.einsum("bdtsn,bdsn->bdtn", weights, drive) + torch.exp(cum) * h[:, :, None, :]
-        ys.append(torch.einsum("bdtn,bnt->bdt", hs, C32[:, :, start:end]))
-        h = hs[:, :, -1]
-    y = torch.cat(ys, dim=2) if ys else u32.new_zeros(batch, channels, 0)
+    h_init = torch.zeros(batch, channels, n_state, device=u.device) if h0 is None else h0.float()
+    if length == 0:
+        return u.new_zeros(batch, channels, 0), h_init
+    T = chunk_size or max(1, int(math.ceil(math.sqrt(length))))
+    block = max(1, MAX_BLOCK_ELEMENTS // max(1, batch * length * n_state))
+    ys, hs = [], []
+    for c0 in range(0, channels, block):
+        sl = slice(c0, min(channels, c0 + block))
+        y, h = _scan_block(u[:, sl].float(), delta[:, sl].float(), A[sl].float(), B.float(), C.float(), h_init[:, sl], T)
+        ys.append(y)
+        hs.append(h)
+    y = torch.cat(ys, dim=1)
     if D is not None:
-        y = y + u32 * D.float()[None, :, None]
-    return y.to(out_dtype), h
+        y = y + u.float() * D.float()[None, :, None]
+    return y.to(u.dtype), torch.cat(hs, dim=1)
+
+
+def _scan_block(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: Tensor, T: int) -> tuple[Tensor, Tensor]:
+    """fp32 inputs for one channel block → (y [Bt, d, L] without the D skip, h_last [Bt, d, N])."""
+    batch, channels, length = u.shape
+    n_chunks = -(-length // T)
+    pad = n_chunks * T - length
+    decay = torch.exp(torch.einsum("bdl,dn->bdln", delta, A))  # exp(Δ A) ∈ (0, 1]
+    drive = torch.einsum("bdl,bnl->bdln", delta * u, B)  # Δ B x
+    if pad:  # identity steps: decay 1, drive 0
+        decay = torch.cat([decay, decay.new_ones(batch, channels, pad, decay.shape[-1])], dim=2)
+        drive = torch.cat([drive, drive.new_zeros(batch, channels, pad, drive.shape[-1])], dim=2)
+        C = torch.cat([C, C.new_zeros(batch, C.shape[1], pad)], dim=2)
+    decay = decay.view(batch, channels, n_chunks, T, -1)  # (Bt, d, nC, T, N)
+    drive = drive.view(batch, channels, n_chunks, T, -1)
+    local = torch.empty_like(drive)
+    h = torch.zeros_like(drive[:, :, :, 0])  # (Bt, d, nC, N)
+    for t in range(T):  # pass 1: every chunk from zero state, all chunks at once
+        h = decay[:, :, :, t] * h + drive[:, :, :, t]
+        local[:, :, :, t] = h
+    running = decay.cumprod(dim=3)  # Π decay within the chunk up to t
+    starts = torch.empty_like(local[:, :, :, 0])
+    carry = h0
+    for c in range(n_chunks):  # pass 2: true state at each chunk start
+        starts[:, :, c] = carry
+        carry = running[:, :, c, -1] * carry + local[:, :, c, -1]
+    states = local + running * starts[:, :, :, None, :]  # (Bt, d, nC, T, N)
+    y = torch.einsum("bdctn,bnct->bdct", states, C.view(batch, C.shape[1], n_chunks, T))
+    return y.reshape(batch, channels, -1)[:, :, :length], carry
 
 
 def selective_scan_sequential(

@@ -1,0 +1,170 @@
+"""`TitanEvalLM`: lm-eval's `TemplateLM` on top of the titan-eval engine.
+
+lm-eval builds every request, then calls `loglikelihood` / `loglikelihood_rolling` / `generate_until` once per
+request type; this adapter tokenises exactly as lm-eval's causal contract says (context + continuation encoded
+whole, split at len(encode(context)); empty context → the EOT/prefix token) and hands token pairs to the engine,
+which reuses each shared context's recurrent state. In `mode="think"` every unique context first gets a generated
+think trace (see `titan_eval.think`), and choices are scored after prompt + trace + closer + answer cue.
+
+Usable three ways: `simple_evaluate(model=TitanEvalLM(card=...))`, `lm_eval --model titan-eval --model_args
+card=...` (after `python -m titan_eval.lm_eval_hook --install`), and by `titan-eval run`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from lm_eval.api.model import TemplateLM
+from lm_eval.api.registry import register_model
+from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+
+from titan_eval.engine import GenerationConfig, ScoreRequest, TokenCounter, generate, score
+from titan_eval.errors import TokenizerError, UsageError
+from titan_eval.loading import LoadedModel, load
+
+DEFAULT_MAX_LENGTH = 2048
+
+
+@dataclass
+class RequestLog:
+    """Per-request details lm-eval's own logs lack, keyed by (task, doc_id, choice index)."""
+
+    n_tokens: dict[tuple[str, Any, int], int] = field(default_factory=dict)
+    think: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
+
+
+def _as_bool(value: Any) -> bool:
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+
+
+@register_model("titan-eval", "titan_eval")
+class TitanEvalLM(TemplateLM):
+    """lm-eval model backed by a titan-eval card. Keyword args (all strings allowed, as from --model_args):
+    card, checkpoint, tokenizer, device, dtype, batch_size, mode (ll|think), reuse_prefix, trust_checkpoint,
+    kernels (auto|torch|kernel), max_length, think_budget, seed."""
+
+    def __init__(
+        self,
+        card: str = "titan-tiny",
+        checkpoint: str | None = None,
+        tokenizer: str | None = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        batch_size: int | str = 8,
+        mode: str = "ll",
+        reuse_prefix: bool | str = True,
+        trust_checkpoint: bool | str = False,
+        kernels: str = "auto",
+        max_length: int | str | None = None,
+        think_budget: int | str = 256,
+        seed: int | str = 0,
+        loaded: LoadedModel | None = None,
+        think_options: Any = None,
+        **_: Any,
+    ) -> None:
+        super().__init__()
+        if mode not in ("ll", "think"):
+            raise UsageError(f"mode must be 'll' or 'think', not {mode!r}")
+        self.loaded = loaded or load(card, checkpoint, tokenizer, device, dtype, _as_bool(trust_checkpoint), kernels)
+        self.model, self.tok = self.loaded.model, self.loaded.tokenizer
+        if self.tok.eos_id is None:
+            raise TokenizerError(f"tokenizer {self.tok.name} has no EOS token; give one in the card")
+        self.batch_size_value = int(str(batch_size).split(":")[0]) if str(batch_size) != "auto" else 8
+        self.mode = mode
+        self.reuse_prefix = _as_bool(reuse_prefix)
+        self._max_length = int(max_length) if max_length else DEFAULT_MAX_LENGTH
+        self.seed = int(seed)
+        self.counter = TokenCounter()
+        self.log = RequestLog()
+        if mode == "think":
+            from titan_eval.think import ThinkOptions
+
+            self.think_options = think_options or ThinkOptions.from_card(self.loaded.card, think_budget=int(think_budget))
+        else:
+            self.think_options = None
+
+    # -- TemplateLM contract ----------------------------------------------------------------------------
+    @property
+    def eot_token_id(self) -> int:
+        return int(self.tok.eos_id)
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    def tok_encode(self, string: str, add_special_tokens: bool | None = None, **kwargs: Any) -> list[int]:
+        return self.tok.encode(string)
+
+    def tok_decode(self, tokens: list[int], **kwargs: Any) -> str:
+        return self.tok.decode(tokens)
+
+    def loglikelihood(self, requests: list, disable_tqdm: bool = False) -> list[tuple[float, bool]]:
+        """Remember which Instance each request belongs to, then score through TemplateLM's tokenisation."""
+        self._instances = list(requests)
+        return super().loglikelihood(requests, disable_tqdm=True)
+
+    def _loglikelihood_tokens(self, requests: list, disable_tqdm: bool = False, **kwargs: Any) -> list[tuple[float, bool]]:
+        pairs = [self._truncate(ctx, cont) for _, ctx, cont in requests]
+        if self.mode == "think":
+            from titan_eval.think import think_then_score
+
+            results = think_then_score(self, pairs, getattr(self, "_instances", None))
+        else:
+            reqs = [ScoreRequest(tuple(c), tuple(x)) for c, x in pairs]
+            results = score(self.model, reqs, self.batch_size_value, self.reuse_prefix, self.counter)
+        for inst, (_, cont) in zip(getattr(self, "_instances", []) or [], pairs):
+            self.log.n_tokens[(inst.task_name, inst.doc_id, inst.idx)] = len(cont)
+        self._instances = []
+        return [(r.logprob, r.is_greedy) for r in results]
+
+    def _truncate(self, ctx: list[int], cont: list[int]) -> tuple[list[int], list[int]]:
+        """Left-truncate like lm-eval: the scored row (ctx + cont)[:-1] keeps at most max_length tokens."""
+        whole = (list(ctx) + list(cont))[-(self.max_length + 1):]
+        cut = len(whole) - len(cont)
+        if cut < 1:
+            raise UsageError(f"continuation of {len(cont)} tokens does not fit max_length {self.max_length}")
+        return whole[:cut], whole[cut:]
+
+    def loglikelihood_rolling(self, requests: list, disable_tqdm: bool = False) -> list[float]:
+        """Full-text log-probability over disjoint max_length windows conditioned on the EOT token."""
+        out = []
+        for inst in requests:
+            (text,) = inst.args
+            windows = [make_disjoint_window(w) for w in get_rolling_token_windows(
+                token_list=self.tok_encode(text), prefix_token=self.prefix_token_id,
+                max_seq_len=self.max_length, context_len=1)]
+            reqs = [ScoreRequest(tuple(c), tuple(x)) for c, x in windows if x]
+            out.append(sum(r.logprob for r in score(self.model, reqs, self.batch_size_value, self.reuse_prefix)))
+        return out
+
+    def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
+        """Greedy (or seeded sampled) generation until a stop string, EOS or max_gen_toks."""
+        results: list[str | None] = [None] * len(requests)
+        groups: dict[str, list[int]] = {}
+        for i, inst in enumerate(requests):
+            groups.setdefault(repr(sorted(inst.args[1].items())), []).append(i)
+        for members in groups.values():
+            kwargs = dict(requests[members[0]].args[1])
+            until = kwargs.get("until") or []
+            until = [until] if isinstance(until, str) else list(until)
+            config = GenerationConfig(
+                max_new_tokens=int(kwargs.get("max_gen_toks", 256)),
+                stop_ids=(self.eot_token_id,),
+                stop_strings=tuple(until),
+                temperature=float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0,
+                mask_vocab_from=self.loaded.card.generation.get("mask_vocab_from"),
+            )
+            prompts = [self.tok_encode(requests[i].args[0])[-self.max_length:] for i in members]
+            seeds = [self.seed * 1_000_003 + i for i in members]
+            gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix)
+            for i, g in zip(members, gens):
+                results[i] = g.text
+        return [r if r is not None else "" for r in results]
+
+    def get_model_info(self) -> dict[str, Any]:
+        """Merged by lm-eval into results['config']."""
+        prov = self.loaded.provenance()
+        return {"titan_eval_card": self.loaded.card.name, "checkpoint_sha256": prov["checkpoint_sha256"],
+                "tokenizer_fingerprint": prov["tokenizer"]["fingerprint"], "backend": prov["backend"],
+                "dtype": prov["dtype"], "mode": self.mode}

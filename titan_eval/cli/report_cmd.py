@@ -1,0 +1,81 @@
+"""`titan-eval compare` and `titan-eval gate`: thin wrappers over `titan_eval.report` (semantics: docs/gates.md)."""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from titan_eval.errors import GateRegression, IncomparableRunsError, UsageError
+from titan_eval.report import CompareConfig, GateConfig, compare_runs, evaluate_gate, load_literature, load_run
+from titan_eval.report.gate import incomparable_markdown
+
+
+class TableFormat(str, enum.Enum):
+    md = "md"
+    csv = "csv"
+    json = "json"
+
+
+def _split(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    items = tuple(s.strip() for s in text.split(",") if s.strip())
+    if not items:
+        raise UsageError(f"expected a comma-separated list, got {text!r}")
+    return items
+
+
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (or their run.json).", show_default=False)],
+    baseline: Annotated[Optional[Path], typer.Option(help="Run the deltas are taken against (default: the first RUN).")] = None,
+    literature: Annotated[Optional[list[str]], typer.Option(help="Literature YAML, model card YAML or card name; repeatable.")] = None,
+    by: Annotated[Optional[str], typer.Option(help="Also group rows by this per-sample field, e.g. category.")] = None,
+    fmt: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.md,
+    alpha: Annotated[float, typer.Option(help="1 − confidence level of the intervals.")] = 0.05,
+) -> None:
+    """Table of tasks × runs: value [95% CI] n, and paired deltas against the baseline (Holm-adjusted)."""
+    table = compare_runs(
+        [load_run(r) for r in runs],
+        baseline=load_run(baseline) if baseline is not None else None,
+        literature=[load_literature(ref) for ref in literature or ()],
+        config=CompareConfig(alpha=alpha, by=by),
+    )
+    render = {TableFormat.md: table.to_markdown, TableFormat.csv: table.to_csv, TableFormat.json: table.to_json}
+    typer.echo(render[fmt](), nl=False)
+
+
+def gate(
+    baseline: Annotated[Path, typer.Argument(help="Baseline run directory (or its run.json).", show_default=False)],
+    candidate: Annotated[Path, typer.Argument(help="Candidate run directory (or its run.json).", show_default=False)],
+    metric: Annotated[str, typer.Option(help="Comma-separated metrics to gate.")] = "acc,acc_norm",
+    max_drop: Annotated[float, typer.Option(help="Largest tolerated drop (absolute; 0.01 = one point).")] = 0.01,
+    alpha: Annotated[float, typer.Option(help="Level for the Holm-adjusted paired tests.")] = 0.05,
+    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated result keys (default: all of the baseline's).")] = None,
+    verdict_file: Annotated[Optional[Path], typer.Option(help="Also write the markdown verdict here (for CI comments).")] = None,
+) -> None:
+    """Exit 1 if the candidate drops by more than --max-drop with p_holm < --alpha; 2 if the runs are not comparable."""
+    config = GateConfig(metrics=_split(metric) or (), max_drop=max_drop, alpha=alpha, tasks=_split(tasks))
+    base_run, cand_run = load_run(baseline), load_run(candidate)
+    try:
+        verdict = evaluate_gate(base_run, cand_run, config)
+    except IncomparableRunsError as err:
+        text = incomparable_markdown(base_run.label, cand_run.label, str(err))
+        typer.echo(text, nl=False)
+        if verdict_file is not None:
+            verdict_file.write_text(text, encoding="utf-8")
+        raise
+    text = verdict.to_markdown()
+    typer.echo(text, nl=False)
+    if verdict_file is not None:
+        verdict_file.write_text(text, encoding="utf-8")
+    if not verdict.passed:
+        raise GateRegression(verdict.summary())
+
+
+def register(app: typer.Typer) -> None:
+    """Add `compare` and `gate` to the app."""
+    app.command("compare")(compare)
+    app.command("gate")(gate)

@@ -1,0 +1,60 @@
+"""`titan-eval run TASK...`: evaluate a model and store the run."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
+                                    TokenizerOpt, TrustOpt)
+from titan_eval.errors import UsageError
+
+console = Console(stderr=True)
+
+
+def run_command(
+    tasks: Annotated[list[str], typer.Argument(help="Tasks: hellaswag, arc_easy, arc_challenge, titan_sample, …")],
+    model: ModelOpt = "titan-tiny",
+    checkpoint: CheckpointOpt = None,
+    tokenizer: TokenizerOpt = None,
+    device: DeviceOpt = None,
+    dtype: DtypeOpt = None,
+    trust_checkpoint: TrustOpt = False,
+    kernels: KernelsOpt = "auto",
+    data_dir: Annotated[Optional[str], typer.Option(help="Folder with the original release files (offline).")] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Score N docs per task (first N, or stratified).")] = None,
+    stratify: Annotated[bool, typer.Option(help="With --limit: seeded stratified sample (fields in the README).")] = False,
+    seed: SeedOpt = 0,
+    batch_size: BatchOpt = 8,
+    cot: Annotated[bool, typer.Option("--cot", help="Think-then-answer mode (same as --mode cot).")] = False,
+    mode: Annotated[Optional[str], typer.Option(help="ll, cot, or ll,cot for both side by side.")] = None,
+    no_prefix_reuse: Annotated[bool, typer.Option(help="Run every choice's full row (for checking reuse).")] = False,
+    output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print run.json's results to stdout instead of the table.")] = False,
+) -> None:
+    """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
+    from titan_eval.loading import load
+    from titan_eval.runner import RunOptions, run
+    from titan_eval.summary import markdown_summary
+
+    modes = tuple((mode or ("cot" if cot else "ll")).split(","))
+    if cot and mode and "cot" not in modes:
+        raise UsageError("--cot contradicts --mode")
+    loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
+    options = RunOptions(tasks=tuple(tasks), modes=modes, data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
+                         batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=output)
+    with console.status(f"evaluating {loaded.card.name} on {', '.join(tasks)}"):
+        run_dir, record = run(loaded, options)
+    if json_out:
+        import json
+
+        typer.echo(json.dumps(record["results"], indent=2))
+    else:
+        typer.echo(markdown_summary(record))
+    console.print(f"run stored in {run_dir}", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)

@@ -1,0 +1,247 @@
+"""Mamba-Titan-1.4B-Reasoning, phase `sft` (the SFT20 checkpoint `phase_sft20_best.pt`), in pure PyTorch.
+
+Spec: ../shared/specs/titan.md §1 (module tree, 643 keys), §2 (forward), §5–6 (defects avoided); reference
+vectors: ../shared/vectors/titan_tiny.pt. The forward below *is* the `sft` forward: there is no phase state.
+
+Glossary (d = d_model, n = n_layers, E = mimo_paths, mid = n // 2):
+    Block(p, x)  x + ssm_p(LN_p(x)): LayerNorm (eps 1e-5, affine) pre-norm Mamba-1 block, keys `norm.*`, `ssm.*`
+    e            embedding(ids)                                                    [B, L, d]
+    x            residual stream; after the primer x = e + 0.1·Block(primer, e)     [B, L, d]
+    s, g         ConceptPerceptron scratchpad [B, 16, d] and injection cp_gate·tanh(mean_slots s) [B, 1, d],
+                 added after every layer j with (j+1) % 6 == 0 (titan_concept.py; non-causal by design)
+    w, c         top-2 route weights [B, L, E] on the stream after layer mid−1, and the arms' collapse [B, L, d]
+                 (titan_arms.py); x += moe_scale·c just before layer mid
+    logits       lm_head(norm_f(x)), untied head                                   [B, L, V]
+
+Telemetry markers (identities unless a recorder hooks them, see titan_eval.telemetry):
+    RouteTap "domain_router"           weights [B, L, E], chosen [B, L, 2]
+    ActivationTap "embedding"          e;   "primer": x after the primer (the CP input)
+                  "cp_slots"           s;   "cp_injection": g [B, 1, d]
+                  "layer_{j}"          Block(layers.j, ·) output, before any CP injection after it
+                  "mid_hidden"         the router input;   "bridge": b
+                  "arm_{k}"            a_k before the blackboard;   "moe_injection": moe_scale·c
+                  "final"              the stream entering norm_f
+
+Stated deviations from the original: rows are right-padded with their real lengths carried (Δ = 0 on pads in every
+mixer, CP pooled over each row's real length), so a padded batch equals each row run alone; the original has no
+padding support. Exact stepwise decoding is impossible (the CP summary changes with every token), so
+`capabilities.recurrent_state` is False and generation must recompute the full prefix.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from functools import partial
+from typing import Any, ClassVar, Mapping
+
+import torch
+from torch import Tensor, nn
+
+from titan_eval.errors import ModelError
+from titan_eval.models.base import Capabilities, LanguageModel, full_lengths, padding_mask
+from titan_eval.models.mamba_mixer import MambaMixer
+from titan_eval.models.titan_arms import BLACKBOARD_THRESHOLD, BRIDGE_RANK, BUS_DIM, TOP_K, LowRankBridge, collapse_arms, route_top_k
+from titan_eval.models.titan_concept import CP_CHUNK, CP_SLOTS, ConceptPerceptron
+from titan_eval.telemetry.taps import ActivationTap, RouteTap
+
+D_STATE, D_CONV, EXPAND = 16, 4, 2
+NORM_EPS = 1e-5
+PRIMER_SCALE = 0.1
+CP_EVERY = 6
+CONSTRUCTOR_KEYS = ("vocab_size", "d_model", "n_layers", "mimo_paths")
+IGNORED_KEYS = ("use_gradient_checkpointing",)  # a constructor argument with no effect in eval
+
+
+@dataclass(frozen=True)
+class TitanConfig:
+    """The original constructor's arguments (`Mamba3Titan(vocab_size, d_model, n_layers, mimo_paths)`); every
+    other size derives from them (properties below)."""
+
+    vocab_size: int = 50304
+    d_model: int = 2048
+    n_layers: int = 48
+    mimo_paths: int = 8
+    init_seed: int = 0  # seed of the random init (used when no checkpoint is loaded, and for converted new parts)
+
+    @property
+    def d_inner(self) -> int:
+        return EXPAND * self.d_model
+
+    @property
+    def dt_rank(self) -> int:
+        return math.ceil(self.d_model / 16)
+
+    @property
+    def mid(self) -> int:
+        """Index of the first layer after the arms' injection; the router reads the stream after layer mid−1."""
+        return self.n_layers // 2
+
+    @property
+    def cp_after(self) -> tuple[int, ...]:
+        """Layers followed by a ConceptPerceptron injection: j with (j+1) % 6 == 0."""
+        return tuple(j for j in range(self.n_layers) if (j + 1) % CP_EVERY == 0)
+
+    def derived(self) -> dict[str, Any]:
+        """Every derived size, for provenance records."""
+        return {"d_state": D_STATE, "d_conv": D_CONV, "expand": EXPAND, "d_inner": self.d_inner,
+                "dt_rank": self.dt_rank, "mid": self.mid, "cp_after": list(self.cp_after), "cp_slots": CP_SLOTS,
+                "cp_chunk": CP_CHUNK, "bridge_rank": BRIDGE_RANK, "bus_dim": BUS_DIM, "top_k": TOP_K,
+                "blackboard_threshold": BLACKBOARD_THRESHOLD, "primer_scale": PRIMER_SCALE, "norm_eps": NORM_EPS}
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any]) -> "TitanConfig":
+        """Constructor keys (plus `init_seed`, and `use_gradient_checkpointing`, ignored); a Mamba-1 config
+        (transformers `hidden_size, num_hidden_layers` or state-spaces `d_model, n_layer`) is also accepted and
+        describes the Titan built on that backbone (vocab rounded up to a multiple of 64, 8 arms)."""
+        if "hidden_size" in raw or "n_layer" in raw:
+            from titan_eval.models.titan_convert import config_from_mamba
+
+            return config_from_mamba(raw)
+        unknown = sorted(set(raw) - set(CONSTRUCTOR_KEYS) - set(IGNORED_KEYS) - {"init_seed"})
+        if unknown:
+            raise ModelError(f"titan config: unknown key(s) {', '.join(unknown)}; known: {', '.join(CONSTRUCTOR_KEYS)}")
+        values = {k: raw[k] for k in (*CONSTRUCTOR_KEYS, "init_seed") if k in raw}
+        for key, value in values.items():
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ModelError(f"titan config: {key} must be an integer, got {value!r}")
+        cfg = cls(**values)
+        if min(cfg.vocab_size, cfg.d_model) < 1 or cfg.n_layers < 2 or cfg.mimo_paths < TOP_K:
+            raise ModelError(f"titan config: need vocab_size, d_model >= 1, n_layers >= 2, mimo_paths >= {TOP_K}; got {cfg}")
+        return cfg
+
+
+def expected_parameter_count(cfg: TitanConfig) -> int:
+    """Parameters of the architecture for `cfg` (spec §1: 1,724,110,860 at 50304/2048/48/8)."""
+    d, di, r = cfg.d_model, cfg.d_inner, cfg.dt_rank
+    block = 2 * d + 2 * di * d + di * D_CONV + di + (r + 2 * D_STATE) * di + di * r + di + di * D_STATE + di + d * di
+    blocks = (1 + cfg.n_layers + cfg.mimo_paths) * block
+    others = 2 * cfg.vocab_size * d + 2 * d + (2 * d * d + d) + 2 * BRIDGE_RANK * d + (cfg.mimo_paths * d + cfg.mimo_paths)
+    return blocks + others + 2 * BUS_DIM * d + 4
+
+
+class TitanBlock(nn.Module):
+    """`MambaLayer`: x [B, L, d] → x + ssm(LayerNorm(x)), with lengths [B] / mask [B, L] for exact right-padding."""
+
+    def __init__(self, cfg: TitanConfig) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(cfg.d_model, eps=NORM_EPS)
+        self.ssm = MambaMixer(cfg.d_model, D_STATE, D_CONV, EXPAND, cfg.dt_rank)
+
+    def forward(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        return x + self.ssm(self.norm(x), lengths, mask)[0]
+
+
+class TitanLM(LanguageModel):
+    """Mamba-Titan (SFT20 forward). forward(ids [B, L], lengths [B] | None) → logits [B, L, vocab_size]."""
+
+    arch = "titan"
+    blackboard_parameters: ClassVar[tuple[str, ...]] = ("bb_read.weight",)
+    """What `titan_eval.telemetry.ablation.blackboard_ablation` zeroes (the author's ablation: bb_read := 0)."""
+
+    def __init__(self, cfg: TitanConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.config_source = {**asdict(cfg), "derived": cfg.derived()}
+        self.vocab_size = cfg.vocab_size
+        self.capabilities = Capabilities(recurrent_state=False, routing=True)
+        d, arms = cfg.d_model, cfg.mimo_paths
+        self.router_temp = nn.Parameter(torch.full((1,), 0.3))  # builder init; never read by the sft forward
+        self.cp_gate = nn.Parameter(torch.tensor(0.5))
+        self.moe_scale = nn.Parameter(torch.tensor(5.0))
+        self.backbone_gate = nn.Parameter(torch.tensor(0.0))  # never read by the forward
+        self.embedding = nn.Embedding(cfg.vocab_size, d)
+        self.cp = ConceptPerceptron(d)
+        self.thalamic_primer = TitanBlock(cfg)
+        self.bridge = LowRankBridge(d, BRIDGE_RANK)
+        self.layers = nn.ModuleList(TitanBlock(cfg) for _ in range(cfg.n_layers))
+        self.mimo_reasoning_blocks = nn.ModuleList(TitanBlock(cfg) for _ in range(arms))
+        self.domain_router = nn.Linear(d, arms)
+        self.norm_f = nn.LayerNorm(d, eps=NORM_EPS)
+        self.lm_head = nn.Linear(d, cfg.vocab_size, bias=False)
+        self.bb_write = nn.Linear(d, BUS_DIM, bias=False)
+        self.bb_read = nn.Linear(BUS_DIM, d, bias=False)
+        self.route_tap = RouteTap("domain_router")
+        names = ["embedding", "primer", "cp_slots", "cp_injection", "mid_hidden", "bridge", "moe_injection", "final"]
+        names += [f"layer_{j}" for j in range(cfg.n_layers)] + [f"arm_{k}" for k in range(arms)]
+        self.taps = nn.ModuleDict({name: ActivationTap(name) for name in names})
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> "TitanLM":
+        """Seeded init (`init_seed`) with the builder's stated values: scalars router_temp 0.3, cp_gate 0.5,
+        moe_scale 5.0, backbone_gate 0.0, and a zero primer out_proj; everything else as PyTorch initialises it."""
+        cfg = TitanConfig.from_mapping(config)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(cfg.init_seed)
+            model = cls(cfg)
+        with torch.no_grad():
+            model.thalamic_primer.ssm.out_proj.weight.zero_()
+        return model.eval()
+
+    @classmethod
+    def state_dict_from_checkpoint(cls, obj: Any) -> dict[str, Tensor]:
+        """A Titan checkpoint (`{"step", "model"}` or a bare state dict) as is; a state-spaces / HF Mamba-1
+        checkpoint is turned into a Titan state dict by `titan_convert.titan_state_dict_from_mamba` (backbone
+        from the checkpoint, new parts from the seeded init of the config it implies)."""
+        from titan_eval.checkpoints import extract_state_dict
+        from titan_eval.models.titan_convert import config_from_mamba_state_dict, is_mamba1_state_dict, titan_state_dict_from_mamba
+
+        state_dict = extract_state_dict(obj)
+        if is_mamba1_state_dict(state_dict):
+            return titan_state_dict_from_mamba(state_dict, config_from_mamba_state_dict(state_dict))
+        return state_dict
+
+    def set_kernel_policy(self, policy: str) -> None:
+        """'auto' | 'torch' | 'kernel' for every mixer; recorded in `capabilities.kernels` when active."""
+        from titan_eval.models.ops.kernels import selective_scan_kernel
+
+        for module in self.modules():
+            if isinstance(module, MambaMixer):
+                module.kernel_policy = policy
+        active = selective_scan_kernel(policy, self.embedding.weight.is_cuda) is not None
+        self.capabilities = Capabilities(recurrent_state=False, routing=True,
+                                         kernels=("mamba-ssm:selective_scan",) if active else ())
+
+    def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
+        lengths = full_lengths(ids, lengths)
+        mask = padding_mask(lengths, ids.shape[1])
+        taps = self.taps
+        e = taps["embedding"](self.embedding(ids))
+        x = taps["primer"](e + PRIMER_SCALE * self.thalamic_primer(e, lengths, mask))
+        slots = taps["cp_slots"](self.cp(x, lengths))
+        g = taps["cp_injection"](self.cp_gate * torch.tanh(slots.mean(dim=1, keepdim=True)))
+        x = self._layers(range(self.cfg.mid), x, g, lengths, mask)
+        x = taps["mid_hidden"](x)
+        x = x + taps["moe_injection"](self.moe_scale * self._arms(x, lengths, mask))
+        x = self._layers(range(self.cfg.mid, self.cfg.n_layers), x, g, lengths, mask)
+        return self.lm_head(self.norm_f(taps["final"](x)))
+
+    def _layers(self, indices: range, x: Tensor, g: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """Backbone layers `indices` with the CP injection g [B, 1, d] after every sixth layer (global index)."""
+        for j in indices:
+            x = self.taps[f"layer_{j}"](self.layers[j](x, lengths, mask))
+            if (j + 1) % CP_EVERY == 0:
+                x = x + g
+        return x
+
+    def _arms(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """Router, bridge, arms and blackboard on the mid stream x [B, L, d] → collapse c [B, L, d]."""
+        weights, chosen = route_top_k(self.domain_router(x), TOP_K)
+        weights = self.route_tap(weights, chosen)
+        b = self.taps["bridge"](self.bridge(x))
+        arms = [partial(self._arm, k, lengths=lengths, mask=mask) for k in range(self.cfg.mimo_paths)]
+        return collapse_arms(b, weights, arms, self.bb_write, self.bb_read, BLACKBOARD_THRESHOLD)
+
+    def _arm(self, k: int, b: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        return self.taps[f"arm_{k}"](self.mimo_reasoning_blocks[k](b, lengths, mask))
+
+    def checks(self) -> dict[str, Any]:
+        """Spec §6.1 facts about the loaded weights: parameter count vs the architecture's, the trained
+        `backbone_gate` value (never read by the forward), and whether every backbone LayerNorm bias is zero
+        (true for weights transferred from Mamba-1's bias-free RMSNorm and kept frozen)."""
+        return {
+            "n_parameters": sum(p.numel() for p in self.parameters()),
+            "expected_n_parameters": expected_parameter_count(self.cfg),
+            "backbone_gate": float(self.backbone_gate.detach().float()),
+            "layer_norm_biases_zero": all(bool((layer.norm.bias == 0).all()) for layer in self.layers),
+        }

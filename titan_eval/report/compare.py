@@ -1,0 +1,264 @@
+"""The comparison table: result keys × (literature columns, runs), each run's value with its 95% CI and n, and each
+non-baseline run's paired delta against the baseline, Holm-adjusted across the whole table.
+
+Rows are (key, metric[, group]); with `by="category"` every key gets one row per value of the per-sample
+`category` field besides its overall row. A delta is computed only on the documents both runs scored (and, for a
+group row, that both runs put in the group), and only when the runs' fingerprints agree on the key
+(`runs.incomparable_reasons`); otherwise the delta cell says why. Tests and intervals: `titan_eval.report.stats`.
+
+Glossary:
+    baseline   the run deltas are taken against (the first run unless one is named); Δ = candidate − baseline
+    family     all deltas of one table: the set Holm's adjustment runs over (`p_holm`)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from titan_eval.errors import UsageError
+from titan_eval.report.literature import Literature
+from titan_eval.report.runs import DocId, StoredRun, incomparable_reasons
+from titan_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Estimate, PairedTest, estimate, holm, paired_test
+
+ALL = "all"  # group label of a key's overall row
+
+
+@dataclass(frozen=True)
+class CompareConfig:
+    """alpha: 1 − confidence level and test level; by: per-sample field to group rows by (None: no groups)."""
+
+    alpha: float = 0.05
+    by: str | None = None
+    n_resamples: int = DEFAULT_RESAMPLES
+    seed: int = DEFAULT_SEED
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run on one row: its estimate (or `note` why none), and its delta against the baseline (or `not_compared`)."""
+
+    run: str
+    estimate: Estimate | None = None
+    note: str | None = None
+    paired: PairedTest | None = None
+    p_holm: float | None = None
+    not_compared: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """key × metric × group; `literature[i]` belongs to `Comparison.literature[i]`, `cells[j]` to `Comparison.runs[j]`."""
+
+    key: str
+    metric: str
+    group: str
+    literature: tuple[float | None, ...]
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The whole table. `runs[0]` is the baseline."""
+
+    runs: tuple[str, ...]
+    literature: tuple[str, ...]
+    rows: tuple[Row, ...]
+    notes: tuple[str, ...]
+    config: CompareConfig
+
+    @property
+    def baseline(self) -> str:
+        return self.runs[0]
+
+    def family_size(self) -> int:
+        return sum(c.paired is not None for r in self.rows for c in r.cells)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Tidy records, one per (row, column): literature columns have kind "literature", runs kind "run"."""
+        out: list[dict[str, Any]] = []
+        for row in self.rows:
+            head = {"key": row.key, "metric": row.metric, "group": row.group}
+            for label, value in zip(self.literature, row.literature):
+                out.append({**head, "kind": "literature", "column": label, "value": value})
+            for cell in row.cells:
+                out.append({**head, "kind": "run", "column": cell.run, "baseline": cell.run == self.baseline,
+                            **_cell_fields(cell)})
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame.from_records(self.records())
+
+    def to_csv(self) -> str:
+        return self.to_frame().to_csv(index=False)
+
+    def to_json(self) -> str:
+        doc = {"baseline": self.baseline, "runs": list(self.runs), "literature": list(self.literature),
+               "alpha": self.config.alpha, "by": self.config.by, "bootstrap": {"resamples": self.config.n_resamples,
+               "seed": self.config.seed}, "rows": self.records(), "notes": list(self.notes)}
+        return json.dumps(doc, indent=2, allow_nan=False, default=str)
+
+    def to_markdown(self) -> str:
+        """The wide table (one line per row) followed by the method legend and notes."""
+        group_col = self.config.by or "group"
+        lines = []
+        for row in self.rows:
+            line: dict[str, str] = {"Benchmark": row.key, "Metric": row.metric}
+            if self.config.by:
+                line[group_col] = row.group
+            for label, value in zip(self.literature, row.literature):
+                line[label] = "—" if value is None else f"{value:.4f}"
+            for i, cell in enumerate(row.cells):
+                title = f"{cell.run} (baseline)" if i == 0 else cell.run
+                line[title] = _value_text(cell)
+                if i > 0:
+                    line[f"Δ {cell.run}"] = _delta_text(cell)
+            lines.append(line)
+        table = pd.DataFrame(lines).to_markdown(index=False, disable_numparse=True)
+        legend = _legend(self)
+        return "\n".join([table, "", *legend, *(f"- {n}" for n in self.notes)]) + "\n"
+
+
+def _nan_none(x: float | None) -> float | None:
+    return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
+
+
+def _cell_fields(cell: Cell) -> dict[str, Any]:
+    e, t = cell.estimate, cell.paired
+    return {
+        "value": e.value if e else None, "ci_low": _nan_none(e.ci_low) if e else None,
+        "ci_high": _nan_none(e.ci_high) if e else None, "n": e.n if e else None, "ci_method": e.method if e else None,
+        "delta": t.delta if t else None, "delta_ci_low": _nan_none(t.ci_low) if t else None,
+        "delta_ci_high": _nan_none(t.ci_high) if t else None, "n_paired": t.n if t else None,
+        "test": t.test if t else None, "p": t.p_value if t else None, "p_holm": cell.p_holm,
+        "losses": t.losses if t else None, "gains": t.gains if t else None,
+        "note": cell.note or cell.not_compared,
+    }
+
+
+def _interval(low: float, high: float) -> str:
+    return "[n/a]" if math.isnan(low) else f"[{low:.4f}, {high:.4f}]"
+
+
+def _value_text(cell: Cell) -> str:
+    if cell.estimate is None:
+        return cell.note or "—"
+    e = cell.estimate
+    return f"{e.value:.4f} {_interval(e.ci_low, e.ci_high)} n={e.n}"
+
+
+def _delta_text(cell: Cell) -> str:
+    if cell.paired is None:
+        return f"not compared: {cell.not_compared}" if cell.not_compared else "—"
+    t = cell.paired
+    return f"{t.delta:+.4f} {_interval(t.ci_low, t.ci_high)} p={t.p_value:.3g} p_holm={cell.p_holm:.3g} n={t.n}"
+
+
+def _legend(table: Comparison) -> list[str]:
+    c = table.config
+    level = round(100 * (1 - c.alpha))
+    return [
+        f"Values: mean [{level}% CI] n=documents; CI is Wilson for 0/1 metrics, normal (mean ± z·s/√n) otherwise.",
+        f"Δ = run − {table.baseline} on the documents both scored (n), [{level}% CI]: normal paired interval for 0/1 "
+        f"metrics, bootstrap percentile otherwise; p: exact McNemar for 0/1 metrics, paired bootstrap otherwise "
+        f"({c.n_resamples} resamples, seed {c.seed}); p_holm: Holm across the {table.family_size()} deltas of this table.",
+    ]
+
+
+def _docs(run: StoredRun, key: str, metric: str, by: str | None, group: str) -> dict[DocId, float] | str:
+    """The run's values on the row (only documents whose `by` field is `group` on a group row), or a note saying
+    why there are none."""
+    if key not in run.keys():
+        return "not run"
+    if metric not in run.metrics(key):
+        return f"no {metric}"
+    values = run.values(key, metric)
+    if group != ALL and by is not None:
+        labels = run.groups(key, by)
+        values = {d: v for d, v in values.items() if labels.get(d) == group}
+        return values if values else f"no {by}={group} documents"
+    return values if values else "no samples"
+
+
+def _row_cells(runs: Sequence[StoredRun], key: str, metric: str, group: str, config: CompareConfig) -> tuple[Cell, ...]:
+    base = runs[0]
+    per_run = [_docs(r, key, metric, config.by, group) for r in runs]
+    cells = []
+    for i, (run, values) in enumerate(zip(runs, per_run)):
+        if isinstance(values, str):
+            cells.append(Cell(run.label, note=values))
+            continue
+        cell = Cell(run.label, estimate=estimate(np.fromiter(values.values(), float), config.alpha))
+        base_values = per_run[0]
+        if i > 0:
+            reasons = incomparable_reasons(base, run, key)
+            shared = [] if isinstance(base_values, str) else [d for d in base_values if d in values]
+            if isinstance(base_values, str):
+                cell = dataclasses.replace(cell, not_compared=f"baseline: {base_values}")
+            elif reasons:
+                cell = dataclasses.replace(cell, not_compared="; ".join(reasons))
+            elif not shared:
+                cell = dataclasses.replace(cell, not_compared="no shared documents")
+            else:
+                test = paired_test(np.array([base_values[d] for d in shared]), np.array([values[d] for d in shared]),
+                                   alpha=config.alpha, n_resamples=config.n_resamples, seed=config.seed)
+                cell = dataclasses.replace(cell, paired=test)
+        cells.append(cell)
+    return tuple(cells)
+
+
+def _with_holm(rows: list[Row]) -> tuple[Row, ...]:
+    where = [(i, j) for i, r in enumerate(rows) for j, c in enumerate(r.cells) if c.paired is not None]
+    adjusted = holm([rows[i].cells[j].paired.p_value for i, j in where])  # type: ignore[union-attr]
+    cells = [list(r.cells) for r in rows]
+    for (i, j), p in zip(where, adjusted):
+        cells[i][j] = dataclasses.replace(cells[i][j], p_holm=p)
+    return tuple(dataclasses.replace(r, cells=tuple(c)) for r, c in zip(rows, cells))
+
+
+def order_runs(runs: Sequence[StoredRun], baseline: StoredRun | None) -> list[StoredRun]:
+    """Baseline first (the first run when none is named), then the others in their given order; labels made unique."""
+    if not runs and baseline is None:
+        raise UsageError("compare needs at least one run")
+    ordered = list(runs)
+    if baseline is not None:
+        ordered = [baseline] + [r for r in ordered if r.path.resolve() != baseline.path.resolve()]
+    seen: dict[str, int] = {}
+    out = []
+    for run in ordered:
+        seen[run.label] = seen.get(run.label, 0) + 1
+        out.append(run if seen[run.label] == 1 else dataclasses.replace(run, label=f"{run.label}#{seen[run.label]}"))
+    return out
+
+
+def compare_runs(
+    runs: Sequence[StoredRun],
+    baseline: StoredRun | None = None,
+    literature: Sequence[Literature] = (),
+    config: CompareConfig = CompareConfig(),
+) -> Comparison:
+    """Build the comparison table (see module docstring)."""
+    ordered = order_runs(runs, baseline)
+    keys = sorted({k for r in ordered for k in r.keys()})
+    rows: list[Row] = []
+    for key in keys:
+        metrics = sorted({m for r in ordered if key in r.keys() for m in r.metrics(key)})
+        groups = [ALL]
+        if config.by:
+            groups += sorted({g for r in ordered for g in r.groups(key, config.by).values()})
+        for metric in metrics:
+            lit = tuple(None if (s := col.get(key, metric)) is None else s.value for col in literature)
+            for group in groups:
+                rows.append(Row(key, metric, group, lit if group == ALL else (None,) * len(literature),
+                                _row_cells(ordered, key, metric, group, config)))
+    notes = [f"{r.label}: status is {r.status!r}; its scores cover only the documents it finished"
+             for r in ordered if r.status != "complete"]
+    notes += [f"{col.label}: {col.source}" for col in literature if col.source]
+    return Comparison(tuple(r.label for r in ordered), tuple(c.label for c in literature), _with_holm(rows),
+                      tuple(notes), config)

@@ -1,0 +1,215 @@
+"""Reading stored runs (`docs/results-format.md`): a run directory's `run.json` plus its `samples.jsonl`.
+
+Glossary:
+    key          a result key: the task name in log-likelihood mode (`arc_easy`), `<name>_cot` in think-then-answer
+    doc_id       a document's id inside its task (int index, or a suite's str prompt id); pairing is on (key, doc_id)
+    fingerprint  the per-key `data_sha256`, `prompt_sha256`, `doc_ids_sha256`, `mode` and `scorer` in
+                 `run.json["titan_eval"]["tasks"][key]`
+    metric       a per-document number in a samples line (`acc`, `acc_norm`, ...), averaged into `run.json` results
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from titan_eval.errors import DataError
+
+DocId = int | str
+
+#: Fingerprint fields that must agree for two runs to be compared on a key (the results-format rule).
+COMPARABILITY_FIELDS: tuple[str, ...] = ("data_sha256", "prompt_sha256", "mode", "scorer")
+#: Numeric sample fields that are not metrics (used only when run.json has no results entry for a key).
+NON_METRIC_FIELDS: frozenset[str] = frozenset({"doc_id", "pred", "pred_norm", "gold"})
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What a run recorded about one result key (`run.json["titan_eval"]["tasks"][key]`; absent fields are None)."""
+
+    key: str
+    mode: str | None = None
+    scorer: str | None = None
+    data_sha256: str | None = None
+    prompt_sha256: str | None = None
+    doc_ids_sha256: str | None = None
+
+    def fingerprint(self, name: str) -> str | None:
+        """One of COMPARABILITY_FIELDS or `doc_ids_sha256`."""
+        return getattr(self, name)
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """One stored run, read once.
+
+    `samples[key][doc_id]` is the parsed samples line; `lines[(key, doc_id)]` its 1-based line number, so errors
+    about a value can name the line.
+    """
+
+    path: Path
+    label: str
+    status: str
+    results: Mapping[str, Mapping[str, Any]]
+    tasks: Mapping[str, TaskInfo]
+    higher_is_better: Mapping[str, Mapping[str, bool]]
+    samples: Mapping[str, Mapping[DocId, Mapping[str, Any]]]
+    lines: Mapping[tuple[str, DocId], int] = field(repr=False)
+
+    @property
+    def samples_path(self) -> Path:
+        return self.path / "samples.jsonl"
+
+    def keys(self) -> list[str]:
+        """Result keys the run has data for (results or samples), sorted."""
+        return sorted(set(self.results) | set(self.samples))
+
+    def metrics(self, key: str) -> list[str]:
+        """Metric names of a key: from `results[key]` (`"acc,none"` → `acc`, stderr entries skipped); for a key
+        without a results entry (a killed run), the numeric fields shared by all of its samples."""
+        entry = self.results.get(key)
+        if entry:
+            names = [k.split(",")[0] for k, v in entry.items() if "," in k and _is_number(v)]
+            return sorted({n for n in names if not n.endswith("_stderr")})
+        docs = list(self.samples.get(key, {}).values())
+        if not docs:
+            return []
+        common = set.intersection(*({k for k, v in d.items() if _is_number(v)} for d in docs))
+        return sorted(common - NON_METRIC_FIELDS)
+
+    def values(self, key: str, metric: str) -> dict[DocId, float]:
+        """Per-document values of one metric: {doc_id: value}. DataError (file:line) on a missing or non-finite value."""
+        out: dict[DocId, float] = {}
+        for doc_id, sample in self.samples.get(key, {}).items():
+            value = sample.get(metric)
+            if not _is_number(value) or not math.isfinite(float(value)):
+                line = self.lines[(key, doc_id)]
+                raise DataError(f"{self.samples_path}:{line}: {key} doc {doc_id!r} has no finite number for {metric!r}")
+            out[doc_id] = float(value)
+        return out
+
+    def groups(self, key: str, field_name: str) -> dict[DocId, str]:
+        """Per-document group label from a per-sample field (e.g. `category`); documents without it are left out."""
+        return {d: str(s[field_name]) for d, s in self.samples.get(key, {}).items() if s.get(field_name) is not None}
+
+    def higher_better(self, key: str, metric: str) -> bool:
+        """Direction of a metric from `higher_is_better` (true when not recorded: accuracies)."""
+        return bool(self.higher_is_better.get(key, {}).get(metric, True))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _read_run_json(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"{path}: cannot read run file ({err.strerror or err})") from err
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from err
+    if not isinstance(raw, dict):
+        raise DataError(f"{path}: run.json must hold a JSON object")
+    return raw
+
+
+def _task_infos(raw: Mapping[str, Any], path: Path) -> dict[str, TaskInfo]:
+    section = raw.get("titan_eval") or {}
+    tasks = section.get("tasks") or {}
+    if not isinstance(tasks, dict):
+        raise DataError(f"{path}: titan_eval.tasks must be an object keyed by result key")
+    out: dict[str, TaskInfo] = {}
+    for key, info in tasks.items():
+        if not isinstance(info, dict):
+            raise DataError(f"{path}: titan_eval.tasks[{key!r}] must be an object")
+        out[key] = TaskInfo(key=key, **{f: info.get(f) for f in (*COMPARABILITY_FIELDS, "doc_ids_sha256")})
+    return out
+
+
+def read_samples(path: Path) -> tuple[dict[str, dict[DocId, dict[str, Any]]], dict[tuple[str, DocId], int]]:
+    """Parse a samples.jsonl: ({key: {doc_id: line}}, {(key, doc_id): line number}).
+
+    Blank lines are skipped; a malformed line, a line without `task`/`doc_id`, or a repeated (task, doc_id) raises
+    DataError naming the file and line.
+    """
+    samples: dict[str, dict[DocId, dict[str, Any]]] = {}
+    lines: dict[tuple[str, DocId], int] = {}
+    try:
+        handle = path.open(encoding="utf-8")
+    except OSError as err:
+        raise DataError(f"{path}: cannot read samples file ({err.strerror or err})") from err
+    with handle:
+        for number, text in enumerate(handle, start=1):
+            if not text.strip():
+                continue
+            try:
+                record = json.loads(text)
+            except json.JSONDecodeError as err:
+                raise DataError(f"{path}:{number}: malformed JSON line ({err.msg})") from err
+            if not isinstance(record, dict):
+                raise DataError(f"{path}:{number}: a samples line must be a JSON object")
+            key, doc_id = record.get("task"), record.get("doc_id")
+            if not isinstance(key, str) or not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool):
+                raise DataError(f"{path}:{number}: a samples line needs a string 'task' and an int or str 'doc_id'")
+            if (key, doc_id) in lines:
+                raise DataError(f"{path}:{number}: {key} doc {doc_id!r} repeats line {lines[(key, doc_id)]}")
+            samples.setdefault(key, {})[doc_id] = record
+            lines[(key, doc_id)] = number
+    return samples, lines
+
+
+def load_run(ref: str | Path) -> StoredRun:
+    """A stored run from its directory or its `run.json`; `samples.jsonl` must sit beside `run.json`."""
+    path = Path(ref)
+    run_json = path if path.is_file() else path / "run.json"
+    if not run_json.exists():
+        raise DataError(f"{path}: not a stored run (no run.json there)")
+    raw = _read_run_json(run_json)
+    directory = run_json.parent
+    samples_path = directory / "samples.jsonl"
+    if not samples_path.exists():
+        raise DataError(f"{samples_path}: missing; compare and gate pair per-document scores, so they need it")
+    samples, lines = read_samples(samples_path)
+    section = raw.get("titan_eval") or {}
+    results = raw.get("results") or {}
+    if not isinstance(results, dict):
+        raise DataError(f"{run_json}: 'results' must be an object keyed by result key")
+    return StoredRun(
+        path=directory,
+        label=str(section.get("run_id") or directory.name),
+        status=str(section.get("status") or "unknown"),
+        results=results,
+        tasks=_task_infos(raw, run_json),
+        higher_is_better=raw.get("higher_is_better") or {},
+        samples=samples,
+        lines=lines,
+    )
+
+
+def incomparable_reasons(base: StoredRun, cand: StoredRun, key: str, *, same_docs: bool = False) -> list[str]:
+    """Why `cand` cannot be compared with `base` on `key` (empty when it can).
+
+    Compares COMPARABILITY_FIELDS (and `doc_ids_sha256` when `same_docs`); a fingerprint either run did not record
+    is a reason too, since agreement cannot be checked.
+    """
+    if key not in base.tasks or key not in cand.tasks:
+        missing = [r.label for r in (base, cand) if key not in r.tasks]
+        return [f"no fingerprints for {key} in {', '.join(missing)}"]
+    names = COMPARABILITY_FIELDS + (("doc_ids_sha256",) if same_docs else ())
+    reasons = []
+    for name in names:
+        a, b = base.tasks[key].fingerprint(name), cand.tasks[key].fingerprint(name)
+        if a is None or b is None:
+            reasons.append(f"{name} not recorded")
+        elif a != b:
+            reasons.append(f"{name} differs ({_short(a)} vs {_short(b)})")
+    return reasons
+
+
+def _short(value: str) -> str:
+    return value[:10] if len(value) > 16 else value

@@ -1,0 +1,180 @@
+"""Statistics for comparing runs on the same documents.
+
+Intervals (all 95% by default, `alpha=0.05`):
+    one run, 0/1 metric       Wilson score interval for the proportion (statsmodels `proportion_confint`)
+    one run, other metric     normal interval  mean ± z·s/√n  (s with ddof=1; z = Φ⁻¹(1 − α/2))
+    paired delta, 0/1 metric  normal interval for the mean paired difference  d̄ ± z·s_d/√n
+    paired delta, other       percentile interval of the seeded paired bootstrap of d̄
+Tests (two-sided):
+    0/1 metric                exact McNemar: the discordant pairs are Binomial(b + c, ½) under H0; p from
+                              `scipy.stats.binomtest`
+    other metric              seeded paired bootstrap: p = 2·min(P*(d̄* ≤ 0), P*(d̄* ≥ 0)) with the +1 correction,
+                              so p < α exactly when the percentile interval excludes 0
+Multiplicity: Holm step-down adjustment (statsmodels `multipletests(method="holm")`).
+
+Glossary:
+    base, cand   per-document values of the baseline and the candidate, aligned on shared doc_ids, shape [n]
+    d            cand − base per document, shape [n];  d̄ = Δ, the candidate's change
+    b ("losses") documents right in the baseline and wrong in the candidate (0/1 metrics)
+    c ("gains")  documents wrong in the baseline and right in the candidate
+    B            bootstrap resamples (`n_resamples`)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from scipy import stats as sps
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
+
+from titan_eval.errors import UsageError
+
+DEFAULT_RESAMPLES = 10_000
+DEFAULT_SEED = 0
+_BOOTSTRAP_CELLS = 2_000_000  # resample-matrix entries drawn per chunk (bounds memory for large n)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A metric's mean over n documents with its confidence interval (`method`: "wilson" or "normal")."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    method: str
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """Candidate − baseline over n paired documents.
+
+    `test` is "mcnemar-exact" or "paired-bootstrap"; `losses`/`gains` are b/c for McNemar (None otherwise).
+    """
+
+    n: int
+    delta: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    test: str
+    losses: int | None = None
+    gains: int | None = None
+
+
+def is_binary(values: np.ndarray) -> bool:
+    """True when every value is 0 or 1 (an accuracy-type metric). values: [n]."""
+    return bool(np.all((values == 0.0) | (values == 1.0)))
+
+
+def _check_alpha(alpha: float) -> None:
+    if not 0.0 < alpha < 1.0:
+        raise UsageError(f"alpha must lie in (0, 1), got {alpha}")
+
+
+def _z(alpha: float) -> float:
+    """z = Φ⁻¹(1 − α/2), the two-sided normal critical value."""
+    _check_alpha(alpha)
+    return float(sps.norm.ppf(1.0 - alpha / 2.0))
+
+
+def estimate(values: np.ndarray, alpha: float = 0.05) -> Estimate:
+    """Mean and CI of one run's per-document values [n]: Wilson for 0/1 values, normal otherwise (n ≥ 1)."""
+    values = np.asarray(values, dtype=np.float64)
+    n = int(values.size)
+    if n == 0:
+        raise UsageError("an estimate needs at least one document")
+    mean = float(values.mean())
+    if is_binary(values):
+        low, high = proportion_confint(int(values.sum()), n, alpha=alpha, method="wilson")
+        return Estimate(mean, float(low), float(high), n, "wilson")
+    if n < 2:
+        return Estimate(mean, math.nan, math.nan, n, "normal")
+    half = _z(alpha) * float(values.std(ddof=1)) / math.sqrt(n)
+    return Estimate(mean, mean - half, mean + half, n, "normal")
+
+
+def mcnemar_exact(losses: int, gains: int) -> float:
+    """Exact two-sided McNemar p-value from the discordant counts b (losses) and c (gains); 1.0 when b + c = 0."""
+    if losses < 0 or gains < 0:
+        raise UsageError("discordant counts must be non-negative")
+    if losses + gains == 0:
+        return 1.0
+    return float(sps.binomtest(gains, losses + gains, 0.5, alternative="two-sided").pvalue)
+
+
+def _normal_delta_ci(d: np.ndarray, alpha: float) -> tuple[float, float]:
+    """d̄ ± z·s_d/√n for paired differences d [n] (nan when n < 2)."""
+    if d.size < 2:
+        return math.nan, math.nan
+    mean, half = float(d.mean()), _z(alpha) * float(d.std(ddof=1)) / math.sqrt(d.size)
+    return mean - half, mean + half
+
+
+def bootstrap_means(d: np.ndarray, n_resamples: int, seed: int) -> np.ndarray:
+    """Means of B resamples (with replacement) of the paired differences d [n] → [B], from `default_rng(seed)`."""
+    if n_resamples < 1:
+        raise UsageError(f"n_resamples must be at least 1, got {n_resamples}")
+    rng = np.random.default_rng(seed)
+    n = d.size
+    out = np.empty(n_resamples, dtype=np.float64)
+    chunk = max(1, _BOOTSTRAP_CELLS // n)
+    for start in range(0, n_resamples, chunk):
+        rows = min(chunk, n_resamples - start)
+        idx = rng.integers(0, n, size=(rows, n))  # [rows, n] document indices
+        out[start : start + rows] = d[idx].mean(axis=1)
+    return out
+
+
+def paired_bootstrap(
+    d: np.ndarray, *, n_resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED, alpha: float = 0.05
+) -> tuple[float, float, float]:
+    """Percentile CI and two-sided p for the mean of paired differences d [n]: (ci_low, ci_high, p).
+
+    With fewer than 2 documents nothing can be tested: (nan, nan, 1.0).
+    """
+    if d.size < 2:
+        return math.nan, math.nan, 1.0
+    _check_alpha(alpha)
+    means = bootstrap_means(d, n_resamples, seed)
+    low, high = np.quantile(means, [alpha / 2.0, 1.0 - alpha / 2.0])
+    below = (np.count_nonzero(means <= 0.0) + 1) / (n_resamples + 1)
+    above = (np.count_nonzero(means >= 0.0) + 1) / (n_resamples + 1)
+    return float(low), float(high), float(min(1.0, 2.0 * min(below, above)))
+
+
+def paired_test(
+    base: np.ndarray,
+    cand: np.ndarray,
+    *,
+    alpha: float = 0.05,
+    n_resamples: int = DEFAULT_RESAMPLES,
+    seed: int = DEFAULT_SEED,
+) -> PairedTest:
+    """Compare aligned per-document values base [n] and cand [n]: exact McNemar when both are 0/1, else the seeded
+    paired bootstrap."""
+    base = np.asarray(base, dtype=np.float64)
+    cand = np.asarray(cand, dtype=np.float64)
+    if base.shape != cand.shape or base.ndim != 1 or base.size == 0:
+        raise UsageError(f"paired values must be two non-empty vectors of equal length, got {base.shape} and {cand.shape}")
+    d = cand - base
+    delta = float(d.mean())
+    if is_binary(base) and is_binary(cand):
+        losses = int(np.count_nonzero(d < 0))
+        gains = int(np.count_nonzero(d > 0))
+        low, high = _normal_delta_ci(d, alpha)
+        return PairedTest(base.size, delta, low, high, mcnemar_exact(losses, gains), "mcnemar-exact", losses, gains)
+    low, high, p = paired_bootstrap(d, n_resamples=n_resamples, seed=seed, alpha=alpha)
+    return PairedTest(base.size, delta, low, high, p, "paired-bootstrap")
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-adjusted p-values, in the input order (empty in, empty out)."""
+    if len(p_values) == 0:
+        return []
+    _, adjusted, _, _ = multipletests(np.asarray(p_values, dtype=np.float64), method="holm")
+    return [float(p) for p in adjusted]

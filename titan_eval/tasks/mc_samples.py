@@ -1,0 +1,34 @@
+"""lm-eval's per-document multiple-choice records → titan-eval sample lines (docs/results-format.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def mc_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any) -> list[dict[str, Any]]:
+    """One line per doc: prompt, choices, summed log-probs and token counts per choice, pred/pred_norm/gold,
+    acc/acc_norm as lm-eval computed them (acc_norm divides by the choice's character count)."""
+    lines = []
+    for s in sorted(samples, key=lambda x: x["doc_id"]):
+        doc_id = s["doc_id"]
+        choices = list(task.doc_to_choice(s["doc"]))
+        logprobs = [float(r[0][0]) for r in s["resps"]]
+        norm = np.array(logprobs) / np.array([max(1, len(c)) for c in choices])
+        gold = s["target"]
+        gold = int(gold) if not isinstance(gold, list) else gold
+        line: dict[str, Any] = {
+            "task": key, "mode": mode, "doc_id": doc_id,
+            "prompt": s["arguments"]["gen_args_0"]["arg_0"] if isinstance(s["arguments"], dict) else s["arguments"][0][0],
+            "choices": choices, "logprobs": logprobs,
+            "n_tokens": [log.n_tokens.get((task.config.task, doc_id, i)) for i in range(len(choices))],
+            "pred": int(np.argmax(logprobs)), "pred_norm": int(np.argmax(norm)), "gold": gold,
+            "acc": float(s["acc"]), "acc_norm": float(s["acc_norm"]),
+            "doc_hash": s.get("doc_hash"),
+        }
+        think = log.think.get((task.config.task, doc_id))
+        if think is not None:
+            line["think"] = think
+        lines.append(line)
+    return lines
