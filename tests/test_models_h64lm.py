@@ -101,7 +101,7 @@ def random_ids(rows: int, length: int, vocab: int, seed: int) -> torch.Tensor:
     return torch.randint(3, vocab, (rows, length), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.mark.parametrize("prefix", [1, 7, 16, 17, 33])
+@pytest.mark.parametrize("prefix", [1, 16, 17])
 def test_prefill_then_step_equals_forward(model: H64LM, prefix: int) -> None:
     window = model.cfg.sliding_window_size
     ids = random_ids(2, 3 * window + 8, model.vocab_size, seed=prefix)
@@ -269,7 +269,8 @@ def test_alibi_buffers_must_be_in_every_layer_or_none(shared: Path, tmp_path: Pa
 # -- config, precision, cards ----------------------------------------------------------------------------------
 def test_config_accepts_the_original_fields_and_rejects_typos(vector: dict[str, Any]) -> None:
     cfg = H64LMConfig.from_mapping({**vector["config"], "num_epochs": 20, "use_fp16": (True,)})
-    assert cfg.head_dim == 16 and cfg.kv_heads == 2 and cfg.training_attributes == {"num_epochs": 20, "use_fp16": (True,)}
+    assert cfg.head_dim == 16 and cfg.kv_heads == 2
+    assert cfg.training_attributes == {"num_epochs": 20, "use_fp16": (True,)}
     with pytest.raises(ModelError, match="num_kv_head"):
         H64LMConfig.from_mapping({**vector["config"], "num_kv_head": 2})
     with pytest.raises(ModelError, match="head_dim"):
@@ -283,7 +284,8 @@ def test_config_accepts_the_original_fields_and_rejects_typos(vector: dict[str, 
 def test_real_config_has_the_published_parameter_count() -> None:
     card = load_card("h64lm-249m")
     cfg = H64LMConfig.from_mapping(card.config)
-    assert (cfg.hidden_size, cfg.num_layers, cfg.head_dim, cfg.kv_heads, cfg.sliding_window_size) == (768, 6, 64, 4, 2048)
+    shape = (cfg.hidden_size, cfg.num_layers, cfg.head_dim, cfg.kv_heads, cfg.sliding_window_size)
+    assert shape == (768, 6, 64, 4, 2048) and (cfg.num_experts, cfg.num_experts_per_token) == (8, 2)
     with torch.device("meta"):
         rope = H64LM(cfg)
         alibi = H64LM(H64LMConfig.from_mapping({**card.config, "attention_type": "alibi"}))

@@ -17,13 +17,15 @@ from titan_eval.models.helix_checkpoint import detect_mamba_layout
 from titan_eval.models.helix_config import HelixConfig
 from titan_eval.models.helix_gla import gla_scan_ref, gla_scan_sequential
 
-from .conftest import load_vector
+from conftest import load_vector
 
 LAYOUTS = ["native", "ssm"]
 TOL = 1e-4
 
 
-def _load(shared: Path, tmp_path: Path, layout: str, gla_decay: str | None = None, **extra: object) -> tuple[HelixLM, dict]:
+def _load(
+    shared: Path, tmp_path: Path, layout: str, gla_decay: str | None = None, **extra: object
+) -> tuple[HelixLM, dict]:
     """The vector file's checkpoint saved like a real one and loaded through the public API."""
     v = load_vector(shared, f"helix_tiny_{layout}.pt")
     path = tmp_path / f"helix_{layout}.pt"
@@ -100,7 +102,7 @@ def test_chunked_prefill_with_unequal_lengths(shared: Path, tmp_path: Path, layo
     with torch.no_grad():
         whole, whole_state = model.prefill(ids)
         a, state = model.prefill(ids, first)
-        rest = torch.stack([ids[0, 13:], torch.cat([ids[1, 5:], ids.new_zeros(8)])])
+        rest = torch.stack([torch.cat([ids[0, 13:], ids.new_zeros(8)]), ids[1, 5:]])  # [2, 35], row 0 padded
         b, state = model.prefill(rest, torch.tensor([27, 35]), state)
     assert (a[0, :13] - whole[0, :13]).abs().max().item() < TOL
     assert (b[0, :27] - whole[0, 13:]).abs().max().item() < TOL
@@ -205,7 +207,8 @@ def test_1b_card_matches_spec_key_table() -> None:
                            "blocks.5.attn._impl.inner.conv1d.weight": (2816, 1, 4),
                            "blocks.0.attn._impl.inner.A_log": (40,), "blocks.0.attn._impl.inner.norm.weight": (2560,)}),
         "native": (981.7, {"blocks.0.attn._impl.x_proj.weight": (2816, 2560),
-                           "blocks.0.attn._impl.dt_proj.weight": (2560, 2560), "blocks.0.attn._impl.A_log": (2560, 128)}),
+                           "blocks.0.attn._impl.dt_proj.weight": (2560, 2560),
+                           "blocks.0.attn._impl.A_log": (2560, 128)}),
     }
     for layout, (millions, shapes) in expected.items():
         with torch.device("meta"):

@@ -17,6 +17,7 @@ from titan_eval.errors import CheckpointError, ModelError
 from titan_eval.models.mamba import MambaLM
 from titan_eval.models.titan import TitanConfig, TitanLM, expected_parameter_count
 from titan_eval.models.titan_concept import pooling_weights
+from titan_eval.models.titan_convert import titan_state_dict_from_mamba
 from titan_eval.telemetry.routing import RouteRecorder
 from titan_eval.tokenizers import build_tokenizer
 from conftest import load_vector
@@ -99,7 +100,8 @@ def test_future_tokens_reach_earlier_positions(model: TitanLM, vec: dict[str, An
 
 def test_taps_expose_the_reference_intermediates(model: TitanLM, vec: dict[str, Any]) -> None:
     seen: dict[str, torch.Tensor] = {}
-    handles = [tap.register_forward_hook(lambda m, a, o: seen.__setitem__(m.name, o.detach())) for tap in model.taps.values()]
+    handles = [tap.register_forward_hook(lambda m, a, o: seen.__setitem__(m.name, o.detach()))
+               for tap in model.taps.values()]
     try:
         with torch.no_grad():
             model(vec["inputs"]["batch"])
@@ -210,8 +212,13 @@ def test_titan_from_a_mamba1_checkpoint(tmp_path: Path) -> None:
     bad = dict(hf_state)
     bad["backbone.layers.2.mixer.A_log"] = torch.zeros(128, 8)
     del bad["backbone.layers.5.norm.weight"]
-    with pytest.raises(CheckpointError, match="mis-shaped.*A_log|A_log.*mis-shaped|layers.5.norm.weight"):
+    with pytest.raises(CheckpointError) as err:
         TitanLM.state_dict_from_checkpoint(bad)
+    assert "backbone.layers.2.mixer.A_log" in str(err.value) and "backbone.layers.5.norm.weight" in str(err.value)
+    seeded_arms = titan_state_dict_from_mamba(hf_state, TitanConfig(**config), arms_from_layers=True)
+    for k in range(8):
+        assert torch.equal(seeded_arms[f"mimo_reasoning_blocks.{k}.ssm.in_proj.weight"],
+                           src[f"backbone.layers.{4 + k}.mixer.in_proj.weight"])
 
 
 def test_cards_build(shared: Path) -> None:

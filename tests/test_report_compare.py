@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from statsmodels.stats.proportion import proportion_confint
 from statsmodels.stats.weightstats import DescrStatsW
 from typer.testing import CliRunner
 
+from titan_eval.cards import list_cards, load_card
 from titan_eval.cli.app import app
 from titan_eval.errors import DataError
 from titan_eval.report import CompareConfig, compare_runs, load_literature, load_run
@@ -40,7 +42,8 @@ def three_runs(tmp_path: Path) -> dict[str, Path]:
     hs_base, hs_cand = paired_acc(80, 40, losses=2, gains=2)
     base = {"arc_easy": {"acc": base_acc, "acc_norm": base_norm, "margin": list(margin)},
             "hellaswag": {"acc": hs_base}}
-    cand = {"arc_easy": {"acc": cand_acc, "acc_norm": cand_norm, "margin": list(margin - 0.3 + rng.normal(0, 0.5, 100))},
+    worse = margin - 0.3 + rng.normal(0, 0.5, 100)
+    cand = {"arc_easy": {"acc": cand_acc, "acc_norm": cand_norm, "margin": list(worse)},
             "hellaswag": {"acc": hs_cand}}
     return {
         "base": write_run(tmp_path / "base", base),
@@ -135,22 +138,43 @@ def test_by_category_pairs_within_groups(tmp_path: Path) -> None:
         assert runs.loc[group, "p"] == pytest.approx(mcnemar([[0, losses], [gains, 0]], exact=True).pvalue)
     raw = runs["p"].tolist()
     assert runs["p_holm"].tolist() == pytest.approx(list(multipletests(raw, method="holm")[1]))
-    assert "| category" in _invoke("compare", str(base), str(cand), "--by", "category").splitlines()[0].replace(" ", " ")
+    assert "| category" in _invoke("compare", str(base), str(cand), "--by", "category").splitlines()[0]
 
 
 def test_literature_columns_from_file_and_card(tmp_path: Path) -> None:
-    run = write_run(tmp_path / "r", {"arc_easy": {"acc": [1.0, 0.0]}, "arc_easy_cot": {"acc": [1.0, 1.0]}})
+    run = write_run(tmp_path / "r", {"arc_easy": {"acc": [1.0, 0.0]}, "arc_easy_cot": {"acc": [1.0, 1.0]},
+                                     "hellaswag": {"acc_norm": [0.0, 1.0]}})
     lit = tmp_path / "mamba.yaml"
-    lit.write_text("label: Mamba-130M (paper)\nsource: Gu & Dao 2023, Table 3\n"
-                   "scores:\n  arc_easy: {acc: 0.48, acc_norm: 0.45}\n  hellaswag: {acc_norm: 0.353}\n")
+    lit.write_text("label: Mamba-130M (paper)\nsource: Gu & Dao 2023, Table 3\nmetric: acc_norm\n"
+                   "scores:\n  arc_easy: {acc: 0.48, acc_norm: 0.45}\n  hellaswag: 0.353\n  piqa: {acc: 0.6}\n")
     card = tmp_path / "card.yaml"
-    card.write_text("arch: mamba\nname: mamba-tiny\nliterature:\n  arc_easy: {acc: 0.5, source: somewhere}\n")
-    table = compare_runs([load_run(run)], literature=[load_literature(lit), load_literature(card)])
-    assert table.literature == ("Mamba-130M (paper)", "mamba-tiny (literature)")
+    card.write_text("arch: mamba\nname: tiny\nliterature:\n  arc_easy: {acc: 0.5, source: somewhere}\n"
+                    "  hellaswag: {literature: 0.59, author_base: 0.472, source: report}\n"
+                    "  arc_easy_cot: {author_mimo: 0.38, metric: acc}\n")
+    columns = [*load_literature(lit), *load_literature(card)]
+    table = compare_runs([load_run(run)], literature=columns)
+    assert table.literature == ("Mamba-130M (paper)", "tiny (literature)", "tiny: literature", "tiny: author_base",
+                                "tiny: author_mimo")
     by_key = {(r.key, r.metric): r.literature for r in table.rows}
-    assert by_key == {("arc_easy", "acc"): (0.48, 0.5), ("arc_easy_cot", "acc"): (None, None)}
+    assert by_key == {
+        ("arc_easy", "acc"): (0.48, 0.5, None, None, None),
+        ("arc_easy", "acc_norm"): (0.45, None, None, None, None),
+        ("arc_easy_cot", "acc"): (None, None, None, None, 0.38),
+        ("hellaswag", "(metric unstated)"): (None, None, 0.59, 0.472, None),
+        ("hellaswag", "acc_norm"): (0.353, None, None, None, None),
+    }
     text = _invoke("compare", str(run), "--literature", str(lit), "--literature", str(card))
     assert "Mamba-130M (paper)" in text.splitlines()[0] and "0.4800" in text and "Gu & Dao 2023" in text
+    assert "no acc_norm" in text and "tiny: author_base: report" in text
+
+
+def test_shipped_cards_literature_parses() -> None:
+    with_literature = [name for name in list_cards() if load_card(name).literature]
+    if not with_literature:
+        pytest.skip("no model card in model/ has a literature section")
+    for name in with_literature:
+        columns = load_literature(name)
+        assert columns and all(math.isfinite(s.value) for c in columns for m in c.scores.values() for s in m.values())
 
 
 @pytest.mark.parametrize(("body", "message"), [

@@ -33,8 +33,10 @@ def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
 def _pair(tmp_path: Path, losses: int, gains: int, n: int = 100, **cand_kwargs: object) -> tuple[Path, Path]:
     """Baseline right on 60% of n docs (acc and acc_norm alike); the candidate loses/gains on both metrics."""
     base, cand = paired_acc(n, 6 * n // 10, losses, gains)
-    return (write_run(tmp_path / "base", {"arc_easy": {"acc": base, "acc_norm": base}}),
-            write_run(tmp_path / "cand", {"arc_easy": {"acc": cand, "acc_norm": cand}}, **cand_kwargs))  # type: ignore[arg-type]
+    base_dir = write_run(tmp_path / "base", {"arc_easy": {"acc": base, "acc_norm": base}})
+    cand_metrics = {"arc_easy": {"acc": cand, "acc_norm": cand}}
+    cand_dir = write_run(tmp_path / "cand", cand_metrics, **cand_kwargs)  # type: ignore[arg-type]
+    return base_dir, cand_dir
 
 
 def test_one_directional_drop_fails_with_exit_1(tmp_path: Path) -> None:
@@ -61,7 +63,9 @@ def test_same_drop_spread_both_ways_passes(tmp_path: Path, monkeypatch: pytest.M
     assert _main(monkeypatch, "gate", str(base), str(cand)) == 0
 
 
-def test_data_fingerprint_mismatch_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_data_fingerprint_mismatch_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     base, cand = _pair(tmp_path, losses=0, gains=0, fingerprints={"arc_easy": {"data_sha256": "0" * 64}})
     verdict_file = tmp_path / "verdict.md"
     assert _main(monkeypatch, "gate", str(base), str(cand), "--verdict-file", str(verdict_file)) == 2

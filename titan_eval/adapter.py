@@ -12,9 +12,11 @@ card=...` (after `python -m titan_eval.lm_eval_hook --install`), and by `titan-e
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from lm_eval.api.model import TemplateLM
 from lm_eval.api.registry import register_model
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
@@ -66,6 +68,9 @@ class TitanEvalLM(TemplateLM):
         super().__init__()
         if mode not in ("ll", "think"):
             raise UsageError(f"mode must be 'll' or 'think', not {mode!r}")
+        if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
+            logging.getLogger(__name__).warning("device %s requested but CUDA is unavailable; using cpu", device)
+            device = "cpu"  # lm_eval's CLI passes cuda by default
         self.loaded = loaded or load(card, checkpoint, tokenizer, device, dtype, _as_bool(trust_checkpoint), kernels)
         self.model, self.tok = self.loaded.model, self.loaded.tokenizer
         if self.tok.eos_id is None:

@@ -28,33 +28,53 @@ def _split(text: str | None) -> tuple[str, ...] | None:
     return items
 
 
+RunsArg = Annotated[list[Path], typer.Argument(help="Run directories (or their run.json).", show_default=False)]
+RunArg = Annotated[Path, typer.Argument(help="A run directory (or its run.json).", show_default=False)]
+BaselineOpt = Annotated[Optional[Path], typer.Option(help="Run the deltas are taken against (default: the first RUN).")]
+LiteratureOpt = Annotated[
+    Optional[list[str]], typer.Option(help="Literature YAML, model card YAML or card name; repeatable.")
+]
+ByOpt = Annotated[Optional[str], typer.Option(help="Also group rows by this per-sample field, e.g. category.")]
+FormatOpt = Annotated[TableFormat, typer.Option("--format", help="Output format.")]
+MetricOpt = Annotated[str, typer.Option(help="Comma-separated metrics to gate.")]
+MaxDropOpt = Annotated[float, typer.Option(help="Largest tolerated drop (absolute; 0.01 = one point).")]
+TasksOpt = Annotated[Optional[str], typer.Option(help="Comma-separated result keys (default: all of the baseline's).")]
+VerdictOpt = Annotated[Optional[Path], typer.Option(help="Also write the markdown verdict here (for CI comments).")]
+
+
 def compare(
-    runs: Annotated[list[Path], typer.Argument(help="Run directories (or their run.json).", show_default=False)],
-    baseline: Annotated[Optional[Path], typer.Option(help="Run the deltas are taken against (default: the first RUN).")] = None,
-    literature: Annotated[Optional[list[str]], typer.Option(help="Literature YAML, model card YAML or card name; repeatable.")] = None,
-    by: Annotated[Optional[str], typer.Option(help="Also group rows by this per-sample field, e.g. category.")] = None,
-    fmt: Annotated[TableFormat, typer.Option("--format", help="Output format.")] = TableFormat.md,
+    runs: RunsArg,
+    baseline: BaselineOpt = None,
+    literature: LiteratureOpt = None,
+    by: ByOpt = None,
+    fmt: FormatOpt = TableFormat.md,
     alpha: Annotated[float, typer.Option(help="1 − confidence level of the intervals.")] = 0.05,
 ) -> None:
     """Table of tasks × runs: value [95% CI] n, and paired deltas against the baseline (Holm-adjusted)."""
     table = compare_runs(
         [load_run(r) for r in runs],
         baseline=load_run(baseline) if baseline is not None else None,
-        literature=[load_literature(ref) for ref in literature or ()],
+        literature=[column for ref in literature or () for column in load_literature(ref)],
         config=CompareConfig(alpha=alpha, by=by),
     )
     render = {TableFormat.md: table.to_markdown, TableFormat.csv: table.to_csv, TableFormat.json: table.to_json}
     typer.echo(render[fmt](), nl=False)
 
 
+def _emit(text: str, verdict_file: Path | None) -> None:
+    typer.echo(text, nl=False)
+    if verdict_file is not None:
+        verdict_file.write_text(text, encoding="utf-8")
+
+
 def gate(
-    baseline: Annotated[Path, typer.Argument(help="Baseline run directory (or its run.json).", show_default=False)],
-    candidate: Annotated[Path, typer.Argument(help="Candidate run directory (or its run.json).", show_default=False)],
-    metric: Annotated[str, typer.Option(help="Comma-separated metrics to gate.")] = "acc,acc_norm",
-    max_drop: Annotated[float, typer.Option(help="Largest tolerated drop (absolute; 0.01 = one point).")] = 0.01,
+    baseline: RunArg,
+    candidate: RunArg,
+    metric: MetricOpt = "acc,acc_norm",
+    max_drop: MaxDropOpt = 0.01,
     alpha: Annotated[float, typer.Option(help="Level for the Holm-adjusted paired tests.")] = 0.05,
-    tasks: Annotated[Optional[str], typer.Option(help="Comma-separated result keys (default: all of the baseline's).")] = None,
-    verdict_file: Annotated[Optional[Path], typer.Option(help="Also write the markdown verdict here (for CI comments).")] = None,
+    tasks: TasksOpt = None,
+    verdict_file: VerdictOpt = None,
 ) -> None:
     """Exit 1 if the candidate drops by more than --max-drop with p_holm < --alpha; 2 if the runs are not comparable."""
     config = GateConfig(metrics=_split(metric) or (), max_drop=max_drop, alpha=alpha, tasks=_split(tasks))
@@ -62,15 +82,9 @@ def gate(
     try:
         verdict = evaluate_gate(base_run, cand_run, config)
     except IncomparableRunsError as err:
-        text = incomparable_markdown(base_run.label, cand_run.label, str(err))
-        typer.echo(text, nl=False)
-        if verdict_file is not None:
-            verdict_file.write_text(text, encoding="utf-8")
+        _emit(incomparable_markdown(base_run.label, cand_run.label, str(err)), verdict_file)
         raise
-    text = verdict.to_markdown()
-    typer.echo(text, nl=False)
-    if verdict_file is not None:
-        verdict_file.write_text(text, encoding="utf-8")
+    _emit(verdict.to_markdown(), verdict_file)
     if not verdict.passed:
         raise GateRegression(verdict.summary())
 

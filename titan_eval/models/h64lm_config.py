@@ -143,4 +143,5 @@ class H64LMConfig:
 
     def with_attention_type(self, attention_type: str, note: str) -> "H64LMConfig":
         """A copy with `attention_type` replaced and the reason recorded in `decided_from_checkpoint`."""
-        return replace(self, attention_type=attention_type, decided_from_checkpoint=(*self.decided_from_checkpoint, note))
+        notes = (*self.decided_from_checkpoint, note)
+        return replace(self, attention_type=attention_type, decided_from_checkpoint=notes)

@@ -66,7 +66,9 @@ class HelixAttention(nn.Module):
         kv = torch.zeros(batch, self.n_heads, 0, self.d_head, device=device, dtype=dtype)
         return KVCache(keys=kv, values=kv.clone(), positions=torch.zeros(batch, 0, dtype=torch.long, device=device))
 
-    def forward(self, x: Tensor, start: Tensor, lengths: Tensor, cache: KVCache | None = None) -> tuple[Tensor, KVCache]:
+    def forward(
+        self, x: Tensor, start: Tensor, lengths: Tensor, cache: KVCache | None = None
+    ) -> tuple[Tensor, KVCache]:
         """x [B, L, d_model] (row b real up to lengths[b]), start [B] = tokens the row has consumed →
         (out [B, L, d_model], cache after each row's start[b] + lengths[b] tokens)."""
         batch, length, _ = x.shape
@@ -90,7 +92,8 @@ class HelixAttention(nn.Module):
         return out, self._keep(keys, values, key_pos, valid, start + lengths)
 
     def visible(self, query_pos: Tensor, key_pos: Tensor) -> Tensor:
-        """query_pos [B, Lq], key_pos [B, S] (−1 = empty) → [B, Lq, S] bool: the Helix mask on absolute positions."""
+        """query_pos [B, Lq], key_pos [B, S] (−1 = empty) → [B, Lq, S] bool: the Helix mask on absolute
+        positions."""
         i, j = query_pos[:, :, None], key_pos[:, None, :]
         return (j >= 0) & (j <= i) & ((i - j < self.window) | (j < self.global_tokens))
 
@@ -107,7 +110,8 @@ class HelixAttention(nn.Module):
         return torch.cat(outs, dim=2) if outs else q.float()
 
     def _keep(self, keys: Tensor, values: Tensor, key_pos: Tensor, valid: Tensor, new_len: Tensor) -> KVCache:
-        """Compact to the slots a later query can see: valid and (j < G or j ≥ new_len − (W − 1)), oldest first."""
+        """Compact to the slots a later query can see: valid and (j < G or j ≥ new_len − (W − 1)), oldest
+        first."""
         keep = valid & ((key_pos < self.global_tokens) | (key_pos >= new_len[:, None] - (self.window - 1)))
         slots = min(self.capacity, key_pos.shape[1])
         far = torch.iinfo(torch.long).max

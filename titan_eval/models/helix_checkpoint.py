@@ -3,9 +3,10 @@
 A `step_N.pt` / `best.pt` is a full `torch.save` pickle: `model` (the state dict), `optimizer`, `scheduler`,
 `state`, `metadata`, `scaler` and `rng` = {torch, numpy, python, cuda}. Everything but the numpy RNG state (and
 numpy scalars that may sit in the plain metadata) is already admitted by torch's weights-only unpickler. The
-numpy parts need only array/scalar reconstruction and plain numeric dtypes, listed here as `TRAINING_GLOBALS`
-(under their numpy ≥ 2 names and the numpy 1.x names older files were written with). Anything else — a class
-or a callable — is still refused, and only `--trust-checkpoint` (`read_file(trust=True)`) unpickles it.
+numpy parts need only array/scalar reconstruction and plain numeric dtypes (under their numpy ≥ 2 names and
+the numpy 1.x names older files were written with); `metadata.torch_version` may hold `torch.__version__`, a
+`TorchVersion` (a str subclass). These make up `TRAINING_GLOBALS`. Anything else — another class or a
+callable — is still refused, and only `--trust-checkpoint` (`read_file(trust=True)`) unpickles it.
 
 Mamba layout detection: `blocks.i.attn._impl.inner.*` keys mean the mamba_ssm kernel layout, other
 `blocks.i.attn._impl.*` keys the native one. All Mamba blocks of a checkpoint must agree.
@@ -17,6 +18,7 @@ import re
 from typing import Any, Mapping
 
 import numpy as np
+from torch.torch_version import TorchVersion
 
 from titan_eval.errors import CheckpointError
 
@@ -35,7 +37,7 @@ def _numpy_globals() -> tuple[Any, ...]:
             *sorted(dtype_classes, key=lambda c: c.__name__))
 
 
-TRAINING_GLOBALS: tuple[Any, ...] = _numpy_globals()
+TRAINING_GLOBALS: tuple[Any, ...] = (*_numpy_globals(), TorchVersion)
 """Globals a Helix training checkpoint needs beyond torch's weights-only defaults (for `safe_globals`)."""
 
 _MAMBA_KEY = re.compile(r"^blocks\.(\d+)\.attn\._impl\.(inner\.)?")

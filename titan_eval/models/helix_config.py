@@ -68,7 +68,8 @@ class HelixLayerConfig:
             raise ModelError(f"helix config {where}: unknown layer key(s) {', '.join(unknown)}")
         kind = raw.get("type")
         if kind not in LAYER_TYPES:
-            raise ModelError(f"helix config {where}: layer type {kind!r} is not supported; use one of {', '.join(LAYER_TYPES)}")
+            raise ModelError(f"helix config {where}: layer type {kind!r} is not supported; "
+                             f"use one of {', '.join(LAYER_TYPES)}")
         given = {k: v for k, v in raw.items() if v is not None}
         if kind == "mamba" and "d_state" not in given:
             raise ModelError(f"helix config {where}: a mamba layer needs d_state")
@@ -119,7 +120,8 @@ class HelixConfig:
         model = dict(raw["model"]) if nested else dict(raw)
         if nested and "vocab_size" not in model:
             model["vocab_size"] = (raw.get("tokenizer") or {}).get("vocab_size")
-        missing = [k for k in ("vocab_size", "d_model", "n_layers", "n_heads", "d_head", "d_ffn") if model.get(k) is None]
+        required = ("vocab_size", "d_model", "n_layers", "n_heads", "d_head", "d_ffn")
+        missing = [k for k in required if model.get(k) is None]
         if missing:
             raise ModelError(f"helix config: missing {', '.join(missing)}")
         _check_supported(raw, model)
@@ -153,13 +155,16 @@ class HelixConfig:
     def validate(self) -> None:
         """The original loader's checks (spec §1.2) plus titan-eval's options."""
         if len(self.layers) != self.n_layers:
-            raise ModelError(f"helix config: layers expand to {len(self.layers)} entries but n_layers is {self.n_layers}")
+            raise ModelError(f"helix config: layers expand to {len(self.layers)} entries "
+                             f"but n_layers is {self.n_layers}")
         if self.n_heads * self.d_head != self.d_model:
-            raise ModelError(f"helix config: n_heads·d_head = {self.n_heads * self.d_head} must equal d_model {self.d_model}")
+            raise ModelError(f"helix config: n_heads·d_head = {self.n_heads * self.d_head} "
+                             f"must equal d_model {self.d_model}")
         if self.gla_decay not in GLA_DECAYS:
             raise ModelError(f"helix config: gla_decay must be one of {', '.join(GLA_DECAYS)}, got {self.gla_decay!r}")
         if self.mamba_layout not in (None, *MAMBA_LAYOUTS):
-            raise ModelError(f"helix config: mamba_layout must be one of {', '.join(MAMBA_LAYOUTS)}, got {self.mamba_layout!r}")
+            raise ModelError(f"helix config: mamba_layout must be one of {', '.join(MAMBA_LAYOUTS)}, "
+                             f"got {self.mamba_layout!r}")
         for i, layer in enumerate(self.layers):
             if layer.type == "mamba" and self.layout == "kernel" and (layer.expand_factor * self.d_model) % 64:
                 raise ModelError(f"helix config: layer {i}: d_inner = {layer.expand_factor * self.d_model} is not a "

@@ -45,7 +45,8 @@ def inverse_softplus(x: Tensor) -> Tensor:
 
 
 class GatedRMSNorm(nn.Module):
-    """y = RMSNorm(x ⊙ silu(z)) · weight over the last axis (one group), fp32 inside; mamba_ssm norm_before_gate=False."""
+    """y = RMSNorm(x ⊙ silu(z)) · weight over the last axis (one group), fp32 inside (mamba_ssm
+    norm_before_gate=False)."""
 
     def __init__(self, dim: int, eps: float = GATED_NORM_EPS) -> None:
         super().__init__()

@@ -41,7 +41,9 @@ from torch import Tensor, nn
 from titan_eval.errors import ModelError
 from titan_eval.models.base import Capabilities, LanguageModel, full_lengths, padding_mask
 from titan_eval.models.mamba_mixer import MambaMixer
-from titan_eval.models.titan_arms import BLACKBOARD_THRESHOLD, BRIDGE_RANK, BUS_DIM, TOP_K, LowRankBridge, collapse_arms, route_top_k
+from titan_eval.models.titan_arms import (
+    BLACKBOARD_THRESHOLD, BRIDGE_RANK, BUS_DIM, TOP_K, LowRankBridge, collapse_arms, route_top_k,
+)
 from titan_eval.models.titan_concept import CP_CHUNK, CP_SLOTS, ConceptPerceptron
 from titan_eval.telemetry.taps import ActivationTap, RouteTap
 
@@ -184,11 +186,11 @@ class TitanLM(LanguageModel):
         checkpoint is turned into a Titan state dict by `titan_convert.titan_state_dict_from_mamba` (backbone
         from the checkpoint, new parts from the seeded init of the config it implies)."""
         from titan_eval.checkpoints import extract_state_dict
-        from titan_eval.models.titan_convert import config_from_mamba_state_dict, is_mamba1_state_dict, titan_state_dict_from_mamba
+        from titan_eval.models import titan_convert as convert
 
         state_dict = extract_state_dict(obj)
-        if is_mamba1_state_dict(state_dict):
-            return titan_state_dict_from_mamba(state_dict, config_from_mamba_state_dict(state_dict))
+        if convert.is_mamba1_state_dict(state_dict):
+            return convert.titan_state_dict_from_mamba(state_dict, convert.config_from_mamba_state_dict(state_dict))
         return state_dict
 
     def set_kernel_policy(self, policy: str) -> None:

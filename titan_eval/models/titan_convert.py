@@ -99,7 +99,9 @@ def titan_state_dict_from_mamba(
     titan["embedding.weight"][:rows] = emb.to(titan["embedding.weight"].dtype)
     source_head = emb if head is None else head
     if tuple(source_head.shape) != tuple(emb.shape):
-        raise CheckpointError(f"Mamba-1 lm_head.weight {list(source_head.shape)} differs from its embedding {list(emb.shape)}")
+        raise CheckpointError(
+            f"Mamba-1 lm_head.weight {list(source_head.shape)} differs from its embedding {list(emb.shape)}"
+        )
     titan["lm_head.weight"][:rows] = source_head.to(titan["lm_head.weight"].dtype)
     if arms_from_layers:
         if cfg.mimo_paths > cfg.n_layers:

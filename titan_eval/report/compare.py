@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from titan_eval.errors import UsageError
-from titan_eval.report.literature import Literature
+from titan_eval.report.literature import UNSTATED, Literature
 from titan_eval.report.runs import DocId, StoredRun, incomparable_reasons
 from titan_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, Estimate, PairedTest, estimate, holm, paired_test
 
@@ -54,7 +54,8 @@ class Cell:
 
 @dataclass(frozen=True)
 class Row:
-    """key × metric × group; `literature[i]` belongs to `Comparison.literature[i]`, `cells[j]` to `Comparison.runs[j]`."""
+    """key × metric × group; `literature[i]` belongs to `Comparison.literature[i]`, `cells[j]` to
+    `Comparison.runs[j]`."""
 
     key: str
     metric: str
@@ -165,9 +166,10 @@ def _legend(table: Comparison) -> list[str]:
     level = round(100 * (1 - c.alpha))
     return [
         f"Values: mean [{level}% CI] n=documents; CI is Wilson for 0/1 metrics, normal (mean ± z·s/√n) otherwise.",
-        f"Δ = run − {table.baseline} on the documents both scored (n), [{level}% CI]: normal paired interval for 0/1 "
-        f"metrics, bootstrap percentile otherwise; p: exact McNemar for 0/1 metrics, paired bootstrap otherwise "
-        f"({c.n_resamples} resamples, seed {c.seed}); p_holm: Holm across the {table.family_size()} deltas of this table.",
+        f"Δ = run − {table.baseline} on the documents both scored (n), [{level}% CI]: normal paired interval for "
+        f"0/1 metrics, bootstrap percentile otherwise; p: exact McNemar for 0/1 metrics, paired bootstrap otherwise "
+        f"({c.n_resamples} resamples, seed {c.seed}); p_holm: Holm across the {table.family_size()} deltas of this "
+        f"table.",
     ]
 
 
@@ -177,7 +179,7 @@ def _docs(run: StoredRun, key: str, metric: str, by: str | None, group: str) -> 
     if key not in run.keys():
         return "not run"
     if metric not in run.metrics(key):
-        return f"no {metric}"
+        return "—" if metric == UNSTATED else f"no {metric}"
     values = run.values(key, metric)
     if group != ALL and by is not None:
         labels = run.groups(key, by)
@@ -186,8 +188,25 @@ def _docs(run: StoredRun, key: str, metric: str, by: str | None, group: str) -> 
     return values if values else "no samples"
 
 
+def _against_baseline(
+    cell: Cell, base: StoredRun, base_values: dict[DocId, float] | str, run: StoredRun, values: dict[DocId, float],
+    key: str, config: CompareConfig,
+) -> Cell:
+    """`cell` with its paired delta against the baseline, or with the reason there is none."""
+    if isinstance(base_values, str):
+        return dataclasses.replace(cell, not_compared=f"baseline: {base_values}")
+    reasons = incomparable_reasons(base, run, key)
+    if reasons:
+        return dataclasses.replace(cell, not_compared="; ".join(reasons))
+    shared = [d for d in base_values if d in values]
+    if not shared:
+        return dataclasses.replace(cell, not_compared="no shared documents")
+    test = paired_test(np.array([base_values[d] for d in shared]), np.array([values[d] for d in shared]),
+                       alpha=config.alpha, n_resamples=config.n_resamples, seed=config.seed)
+    return dataclasses.replace(cell, paired=test)
+
+
 def _row_cells(runs: Sequence[StoredRun], key: str, metric: str, group: str, config: CompareConfig) -> tuple[Cell, ...]:
-    base = runs[0]
     per_run = [_docs(r, key, metric, config.by, group) for r in runs]
     cells = []
     for i, (run, values) in enumerate(zip(runs, per_run)):
@@ -195,20 +214,8 @@ def _row_cells(runs: Sequence[StoredRun], key: str, metric: str, group: str, con
             cells.append(Cell(run.label, note=values))
             continue
         cell = Cell(run.label, estimate=estimate(np.fromiter(values.values(), float), config.alpha))
-        base_values = per_run[0]
         if i > 0:
-            reasons = incomparable_reasons(base, run, key)
-            shared = [] if isinstance(base_values, str) else [d for d in base_values if d in values]
-            if isinstance(base_values, str):
-                cell = dataclasses.replace(cell, not_compared=f"baseline: {base_values}")
-            elif reasons:
-                cell = dataclasses.replace(cell, not_compared="; ".join(reasons))
-            elif not shared:
-                cell = dataclasses.replace(cell, not_compared="no shared documents")
-            else:
-                test = paired_test(np.array([base_values[d] for d in shared]), np.array([values[d] for d in shared]),
-                                   alpha=config.alpha, n_resamples=config.n_resamples, seed=config.seed)
-                cell = dataclasses.replace(cell, paired=test)
+            cell = _against_baseline(cell, runs[0], per_run[0], run, values, key, config)
         cells.append(cell)
     return tuple(cells)
 
@@ -248,7 +255,8 @@ def compare_runs(
     keys = sorted({k for r in ordered for k in r.keys()})
     rows: list[Row] = []
     for key in keys:
-        metrics = sorted({m for r in ordered if key in r.keys() for m in r.metrics(key)})
+        metrics = sorted({m for r in ordered if key in r.keys() for m in r.metrics(key)}
+                         | {m for col in literature for m in col.scores.get(key, {})})
         groups = [ALL]
         if config.by:
             groups += sorted({g for r in ordered for g in r.groups(key, config.by).values()})
@@ -259,6 +267,6 @@ def compare_runs(
                                 _row_cells(ordered, key, metric, group, config)))
     notes = [f"{r.label}: status is {r.status!r}; its scores cover only the documents it finished"
              for r in ordered if r.status != "complete"]
-    notes += [f"{col.label}: {col.source}" for col in literature if col.source]
+    notes += [f"{col.label}: {'; '.join(col.sources())}" for col in literature if col.sources()]
     return Comparison(tuple(r.label for r in ordered), tuple(c.label for c in literature), _with_holm(rows),
                       tuple(notes), config)

@@ -1,19 +1,24 @@
-"""Published scores for the `Literature …` columns of `titan-eval compare` (format: docs/literature-format.md).
+"""Published or reported scores for the literature columns of `titan-eval compare` (docs/literature-format.md).
 
 A literature file is YAML:
 
-    label: Mamba-130M (paper)          # column title (default: the file stem)
-    source: Gu & Dao 2023, Table 3     # citation for every score unless a task names its own
+    label: Mamba-130M (paper)          # title of the file's main column (default: the file stem)
+    source: Gu & Dao 2023, Table 3     # citation for every score unless a task entry names its own
+    metric: acc_norm                   # metric of bare numbers and of extra columns (default: unstated)
     scores:
-      arc_easy: {acc: 0.480, acc_norm: 0.452}
-      hellaswag: {acc_norm: 0.353, source: "…"}
+      arc_easy: {acc: 0.480, acc_norm: 0.452}          # metric: value → main column
+      hellaswag: 0.353                                 # bare number → main column, the file's `metric`
+      arc_challenge: {literature: 0.329, author_base: 0.301, metric: acc, source: "…"}   # extra columns
 
-A model card's `literature:` section has the same shape as `scores`, so `--literature` also takes a card (its
-YAML path or its name in `model/`); its column is titled `<card name> (literature)`.
+In a task entry a key is a metric when it is in METRIC_NAMES or starts with `acc_`; `source`, `note` and `metric`
+are reserved; any other numeric key names an extra column (one column per such name, in first-seen order). A model
+card's `literature:` section is read the same way (it is a `scores` mapping); its columns are titled
+`<card> (literature)` and `<card>: <name>`.
 
 Glossary:
     key      a result key of the runs (`arc_easy`; `arc_easy_cot` for think-then-answer scores)
-    metric   a metric name as in run.json (`acc`, `acc_norm`); values in the same units (fractions, not percent)
+    metric   a metric name as in run.json (`acc`, `acc_norm`), same units (fractions, not percent); UNSTATED when the
+             source does not say which metric a number is
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ import yaml
 
 from titan_eval.errors import DataError
 
-_TASK_META_KEYS = frozenset({"source", "note"})
-_FILE_KEYS = frozenset({"label", "source", "scores"})
+UNSTATED = "(metric unstated)"
+METRIC_NAMES = frozenset({"acc", "exact_match", "f1", "mcc", "brier_score", "likelihood", "perplexity", "margin"})
+_RESERVED = frozenset({"source", "note", "metric"})
+_FILE_KEYS = frozenset({"label", "source", "metric", "scores"})
 
 
 @dataclass(frozen=True)
@@ -41,40 +48,59 @@ class LiteratureScore:
 
 @dataclass(frozen=True)
 class Literature:
-    """A column of published scores: `scores[key][metric]`."""
+    """One literature column: `scores[key][metric]`."""
 
     label: str
-    source: str | None
     scores: Mapping[str, Mapping[str, LiteratureScore]]
 
     def get(self, key: str, metric: str) -> LiteratureScore | None:
         return self.scores.get(key, {}).get(metric)
 
+    def sources(self) -> list[str]:
+        """The distinct citations of the column, in first-seen order."""
+        seen = [s.source for m in self.scores.values() for s in m.values() if s.source]
+        return list(dict.fromkeys(seen))
 
-def _is_fraction_metric(metric: str) -> bool:
-    return metric == "acc" or metric.startswith("acc_") or metric == "exact_match"
+
+def is_metric_name(name: str) -> bool:
+    return name in METRIC_NAMES or name.startswith("acc_")
 
 
-def parse_scores(raw: Any, where: str, default_source: str | None) -> dict[str, dict[str, LiteratureScore]]:
-    """Validate a `{key: {metric: value, source: str}}` mapping; DataError names `where` and the entry."""
+def _score(value: Any, metric: str, source: str | None, where: str) -> LiteratureScore:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise DataError(f"{where}: expected a finite number, got {value!r}")
+    if (metric == "acc" or metric.startswith("acc_") or metric == "exact_match") and not 0.0 <= value <= 1.0:
+        raise DataError(f"{where} = {value}: accuracies are fractions in [0, 1], not percent")
+    return LiteratureScore(float(value), source)
+
+
+def parse_scores(
+    raw: Any, where: str, main: str, *, metric: str | None = None, source: str | None = None, prefix: str = ""
+) -> list[Literature]:
+    """Columns from a `{key: number | {metric|column: value, source, metric}}` mapping; the main column first.
+
+    `main` titles the metric-keyed values; extra columns are titled `prefix + name`. DataError names `where`.
+    """
     if not isinstance(raw, Mapping):
-        raise DataError(f"{where}: scores must map result keys to {{metric: value}}")
-    out: dict[str, dict[str, LiteratureScore]] = {}
+        raise DataError(f"{where}: scores must map result keys to numbers or {{metric: value}}")
+    columns: dict[str, dict[str, dict[str, LiteratureScore]]] = {main: {}}
     for key, entry in raw.items():
+        key = str(key)
         if not isinstance(entry, Mapping):
-            raise DataError(f"{where}: {key}: expected {{metric: value, source: ...}}, got {type(entry).__name__}")
-        source = entry.get("source", default_source)
-        metrics: dict[str, LiteratureScore] = {}
-        for metric, value in entry.items():
-            if metric in _TASK_META_KEYS:
+            columns[main].setdefault(key, {})[metric or UNSTATED] = _score(entry, metric or UNSTATED, source,
+                                                                           f"{where}: {key}")
+            continue
+        entry_source = entry.get("source", source)
+        entry_source = None if entry_source is None else str(entry_source)
+        entry_metric = str(entry.get("metric") or metric or UNSTATED)
+        for name, value in entry.items():
+            name = str(name)
+            if name in _RESERVED:
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise DataError(f"{where}: {key}.{metric}: expected a finite number, got {value!r}")
-            if _is_fraction_metric(str(metric)) and not 0.0 <= value <= 1.0:
-                raise DataError(f"{where}: {key}.{metric} = {value}: accuracies are fractions in [0, 1], not percent")
-            metrics[str(metric)] = LiteratureScore(float(value), None if source is None else str(source))
-        out[str(key)] = metrics
-    return out
+            column, m = (main, name) if is_metric_name(name) else (prefix + name, entry_metric)
+            columns.setdefault(column, {}).setdefault(key, {})[m] = _score(value, m, entry_source,
+                                                                           f"{where}: {key}.{name}")
+    return [Literature(label, scores) for label, scores in columns.items() if scores]
 
 
 def _read_yaml(path: Path) -> Any:
@@ -88,17 +114,17 @@ def _read_yaml(path: Path) -> Any:
         raise DataError(f"{path}{where}: malformed YAML ({getattr(err, 'problem', err)})") from err
 
 
-def _from_card(ref: str | Path) -> Literature:
+def _from_card(ref: str | Path) -> list[Literature]:
     from titan_eval.cards import load_card
 
     card = load_card(str(ref))
     if not card.literature:
         raise DataError(f"{card.source}: model card {card.name!r} has no literature section")
-    return Literature(f"{card.name} (literature)", None, parse_scores(card.literature, card.source, None))
+    return parse_scores(card.literature, card.source, f"{card.name} (literature)", prefix=f"{card.name}: ")
 
 
-def load_literature(ref: str | Path) -> Literature:
-    """A literature column from a literature YAML file, a model card YAML file, or a card name."""
+def load_literature(ref: str | Path) -> list[Literature]:
+    """Literature columns from a literature YAML file, a model card YAML file, or a card name."""
     path = Path(ref)
     if not path.is_file():
         return _from_card(ref)
@@ -107,11 +133,11 @@ def load_literature(ref: str | Path) -> Literature:
         raise DataError(f"{path}: a literature file must be a YAML mapping")
     if "arch" in raw:
         return _from_card(path)
-    unknown = sorted(set(raw) - _FILE_KEYS)
+    unknown = sorted(set(map(str, raw)) - _FILE_KEYS)
     if unknown:
-        raise DataError(f"{path}: unknown key(s) {', '.join(map(str, unknown))}; known: label, source, scores")
+        raise DataError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(_FILE_KEYS))}")
     if "scores" not in raw:
         raise DataError(f"{path}: a literature file needs 'scores'")
-    source = raw.get("source")
-    scores = parse_scores(raw["scores"], str(path), None if source is None else str(source))
-    return Literature(str(raw.get("label") or path.stem), None if source is None else str(source), scores)
+    source = None if raw.get("source") is None else str(raw["source"])
+    metric = None if raw.get("metric") is None else str(raw["metric"])
+    return parse_scores(raw["scores"], str(path), str(raw.get("label") or path.stem), metric=metric, source=source)

@@ -81,7 +81,8 @@ class StoredRun:
         return sorted(common - NON_METRIC_FIELDS)
 
     def values(self, key: str, metric: str) -> dict[DocId, float]:
-        """Per-document values of one metric: {doc_id: value}. DataError (file:line) on a missing or non-finite value."""
+        """Per-document values of one metric: {doc_id: value}. DataError (file:line) on a missing or non-finite
+        value."""
         out: dict[DocId, float] = {}
         for doc_id, sample in self.samples.get(key, {}).items():
             value = sample.get(metric)

@@ -160,7 +160,8 @@ def paired_test(
     base = np.asarray(base, dtype=np.float64)
     cand = np.asarray(cand, dtype=np.float64)
     if base.shape != cand.shape or base.ndim != 1 or base.size == 0:
-        raise UsageError(f"paired values must be two non-empty vectors of equal length, got {base.shape} and {cand.shape}")
+        raise UsageError(f"paired values must be two non-empty vectors of equal length, got {base.shape} and "
+                         f"{cand.shape}")
     d = cand - base
     delta = float(d.mean())
     if is_binary(base) and is_binary(cand):

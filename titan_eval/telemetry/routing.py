@@ -55,7 +55,10 @@ class Span:
         def resolve(bound: Bound | None, default: Tensor) -> Tensor:
             if bound is None:
                 return default
-            value = torch.as_tensor(bound, dtype=torch.long, device=n.device).expand_as(n)
+            value = torch.as_tensor(bound, dtype=torch.long, device=n.device).reshape(-1)
+            if value.numel() not in (1, n.numel()):
+                raise UsageError(f"span {self.label!r}: {value.numel()} per-row bounds for {n.numel()} rows")
+            value = value.expand_as(n)
             return torch.where(value < 0, value + n, value).clamp(min=torch.zeros_like(n), max=n)
 
         start, stop = resolve(self.start, torch.zeros_like(n)), resolve(self.stop, n)

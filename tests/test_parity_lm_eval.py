@@ -1,0 +1,66 @@
+"""Acceptance: titan-eval agrees with lm-eval's own HFLM on a random transformers Mamba, request by request."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+transformers = pytest.importorskip("transformers")
+
+N_DOCS = 100
+
+
+@pytest.fixture(scope="module")
+def hf_dir(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("hf-mamba")
+    cfg = transformers.MambaConfig(vocab_size=50280, hidden_size=32, state_size=8, num_hidden_layers=2,
+                                   expand=2, conv_kernel=4, eos_token_id=0, bos_token_id=0, pad_token_id=1)
+    torch.manual_seed(5)
+    transformers.MambaForCausalLM(cfg).eval().save_pretrained(out)
+    tok = transformers.PreTrainedTokenizerFast(
+        tokenizer_file=str(shared / "tokenizers" / "gpt-neox-20b" / "tokenizer.json"),
+        eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>", pad_token="<|padding|>")
+    tok.save_pretrained(out)
+    return out
+
+
+def _evaluate(lm, shared: Path) -> dict:
+    from lm_eval.evaluator import evaluate
+
+    from titan_eval.tasks.catalog import load_lm_eval_tasks
+
+    tasks = load_lm_eval_tasks(["arc_easy"], str(shared / "data"))
+    return evaluate(lm, tasks, samples={"arc_easy": list(range(N_DOCS))}, log_samples=True, verbosity="ERROR")
+
+
+def test_titan_eval_matches_lm_eval_hflm(hf_dir: Path, shared: Path) -> None:
+    from lm_eval.models.huggingface import HFLM
+
+    from titan_eval.adapter import TitanEvalLM
+
+    hflm = HFLM(pretrained=str(hf_dir), backend="causal", device="cpu", batch_size=16, dtype="float32")
+    theirs = _evaluate(hflm, shared)
+    card = {"arch": "mamba", "tokenizer": {"kind": "hf", "path": str(shared / "tokenizers" / "gpt-neox-20b" / "tokenizer.json"),
+                                           "eos": "<|endoftext|>"}}
+    ours_lm = TitanEvalLM(card=card, checkpoint=str(hf_dir), device="cpu", batch_size=8)
+    ours = _evaluate(ours_lm, shared)
+
+    a = sorted(theirs["samples"]["arc_easy"], key=lambda s: s["doc_id"])
+    b = sorted(ours["samples"]["arc_easy"], key=lambda s: s["doc_id"])
+    assert len(a) == len(b) == N_DOCS
+    worst = 0.0
+    for sa, sb in zip(a, b):
+        assert sa["arguments"] == sb["arguments"]  # same requests, same prompts
+        for ra, rb in zip(sa["resps"], sb["resps"]):
+            worst = max(worst, abs(ra[0][0] - rb[0][0]))
+            assert ra[0][1] == rb[0][1]  # is_greedy
+        assert sa["acc"] == sb["acc"] and sa["acc_norm"] == sb["acc_norm"]
+    assert worst < 1e-4, worst
+    for metric in ("acc,none", "acc_norm,none"):
+        assert theirs["results"]["arc_easy"][metric] == ours["results"]["arc_easy"][metric]
+
+    ids = torch.randint(0, 50277, (2, 50))
+    with torch.no_grad():
+        logits_theirs = hflm.model(ids).logits
+        logits_ours = ours_lm.model(ids)
+    assert (logits_theirs - logits_ours).abs().max().item() < 1e-4
