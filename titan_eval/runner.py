@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import importlib
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from titan_eval.errors import DataError, UsageError
 from titan_eval.loading import LoadedModel
@@ -42,6 +43,7 @@ class RunOptions:
     reuse_prefix: bool = True
     output_dir: str | None = None
     think: dict[str, Any] = field(default_factory=dict)  # ThinkOptions overrides for cot
+    telemetry: bool = False  # extra mechanistic telemetry (titan_eval.telemetry.report) beside the results
     native: dict[str, Any] = field(default_factory=dict)  # options for native suites (suite/probes files, text)
 
 
@@ -93,11 +95,12 @@ def _run_lm_eval(loaded: LoadedModel, options: RunOptions, mode: str, names: lis
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
                      reuse_prefix=options.reuse_prefix, seed=options.seed, **_think_kwargs(loaded, options, mode))
     t0 = time.time()
-    try:
-        out = evaluate(lm, task_dict, samples={n: list(s.doc_ids) for n, s in selections.items()},
-                       log_samples=True, bootstrap_iters=100000, verbosity="ERROR")
-    except (KeyError, ValueError, TypeError) as err:
-        raise DataError(f"lm-eval could not evaluate {', '.join(names)}: {type(err).__name__}: {err}") from err
+    with routing_recorder(loaded) as recorder:
+        try:
+            out = evaluate(lm, task_dict, samples={n: list(s.doc_ids) for n, s in selections.items()},
+                           log_samples=True, bootstrap_iters=100000, verbosity="ERROR")
+        except (KeyError, ValueError, TypeError) as err:
+            raise DataError(f"lm-eval could not evaluate {', '.join(names)}: {type(err).__name__}: {err}") from err
     timings[f"lm_eval_{mode}_s"] = round(time.time() - t0, 3)
     for name in names:
         key = name if mode == "ll" else f"{name}_cot"
@@ -119,10 +122,31 @@ def _run_lm_eval(loaded: LoadedModel, options: RunOptions, mode: str, names: lis
             "selection": selections[name].to_dict(),
             "forward_tokens": lm.counter.tokens,
         }
+        if recorder is not None:
+            tasks_meta[key]["routing"] = routing_summary(recorder, names)
         if lm.think_options is not None:
             tasks_meta[key]["think"] = lm.think_options.to_dict()
             tasks_meta[key]["think_stats"] = think_statistics([ln["think"] for ln in lines if "think" in ln],
                                                               lm.think_options.think_budget)
+
+
+@contextmanager
+def routing_recorder(loaded: LoadedModel) -> Iterator[Any]:
+    """A RouteRecorder over every scored position while lm-eval runs, for models that route (else None)."""
+    if not loaded.model.capabilities.routing:
+        yield None
+        return
+    from titan_eval.telemetry.routing import RouteRecorder
+
+    with RouteRecorder(loaded.model) as rec:
+        yield rec
+
+
+def routing_summary(recorder: Any, names: list[str]) -> dict[str, Any]:
+    """Mean route weight per arm/expert (and pair frequencies, entropies) per routing layer, over all real
+    positions of every forward pass of this mode's tasks (contexts and continuations; tasks pooled)."""
+    layers = {layer: recorder.summary(layer).to_dict() for layer in recorder.layers}
+    return {"span": "all real positions of every scoring forward pass", "tasks_pooled": names, "layers": layers}
 
 
 def _think_kwargs(loaded: LoadedModel, options: RunOptions, mode: str) -> dict[str, Any]:

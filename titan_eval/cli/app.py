@@ -47,12 +47,10 @@ def main() -> None:
     except (typer.Exit, SystemExit) as done:
         code = getattr(done, "exit_code", getattr(done, "code", 0))
         sys.exit(code or 0)
-    except Exception as err:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(err, click.ClickException):
-            err.show()
-            sys.exit(2)
-        if isinstance(err, click.exceptions.Abort):
+    except Exception as err:  # usage errors from (typer's vendored or the standalone) click
+        if type(err).__name__ == "Abort":
             sys.exit(130)
+        if hasattr(err, "show") and hasattr(err, "exit_code"):
+            err.show()
+            sys.exit(2 if err.exit_code in (1, 2) else err.exit_code)
         raise

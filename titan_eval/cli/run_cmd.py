@@ -30,6 +30,18 @@ def run_command(
     batch_size: BatchOpt = 8,
     cot: Annotated[bool, typer.Option("--cot", help="Think-then-answer mode (same as --mode cot).")] = False,
     mode: Annotated[Optional[str], typer.Option(help="ll, cot, or ll,cot for both side by side.")] = None,
+    think_budget: Annotated[int, typer.Option(help="cot: max think tokens before the block is closed (forced).")] = 256,
+    min_think: Annotated[int, typer.Option(help="cot: think closer and EOS banned before this many tokens.")] = 0,
+    temperature: Annotated[float, typer.Option(help="cot: 0 = greedy; > 0 samples with per-doc seeds.")] = 0.0,
+    top_p: Annotated[float, typer.Option(help="cot sampling: nucleus mass.")] = 1.0,
+    top_k: Annotated[int, typer.Option(help="cot sampling: keep k best tokens (0 = all).")] = 0,
+    repetition_penalty: Annotated[float, typer.Option(help="cot: sign-aware penalty (1.0 = off).")] = 1.0,
+    penalty_window: Annotated[int, typer.Option(help="cot: generated tokens the penalty looks back over.")] = 20,
+    preamble: Annotated[Optional[str], typer.Option(help="cot: text before each question (default: a one-line instruction).")] = None,
+    suite: Annotated[Optional[str], typer.Option(help="reasoning85: a suite JSONL file in the documented schema.")] = None,
+    probes: Annotated[Optional[str], typer.Option(help="fact_margins: a probes JSONL or Helix margin-probe YAML.")] = None,
+    text: Annotated[Optional[str], typer.Option(help="bpb: the text file to score.")] = None,
+    telemetry: Annotated[bool, typer.Option(help="Also write mechanistic telemetry (numbers + plots) beside the run.")] = False,
     no_prefix_reuse: Annotated[bool, typer.Option(help="Run every choice's full row (for checking reuse).")] = False,
     output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print run.json's results to stdout instead of the table.")] = False,
@@ -44,7 +56,12 @@ def run_command(
         raise UsageError("--cot contradicts --mode")
     loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
     options = RunOptions(tasks=tuple(tasks), modes=modes, data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
-                         batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=output)
+                         batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=output,
+                         think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
+                                "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
+                                "penalty_window": penalty_window, "preamble": preamble},
+                         native={k: v for k, v in {"suite": suite, "probes": probes, "text": text}.items() if v},
+                         telemetry=telemetry)
     with console.status(f"evaluating {loaded.card.name} on {', '.join(tasks)}"):
         run_dir, record = run(loaded, options)
     if json_out:
