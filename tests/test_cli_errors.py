@@ -1,0 +1,63 @@
+"""Bad input: one clear line naming the problem, the documented exit code, no traceback."""
+
+from pathlib import Path
+
+import pytest
+
+from cli_helpers import titan_eval
+
+
+def _one_line_error(proc, code: int, *fragments: str) -> None:
+    assert proc.returncode == code, (proc.returncode, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    err_lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert len(err_lines) == 1, proc.stderr
+    for f in fragments:
+        assert f in err_lines[0], err_lines[0]
+
+
+def test_unknown_task() -> None:
+    _one_line_error(titan_eval("run", "no_such_task", "--model", "mamba-tiny"), 2, "unknown task", "no_such_task")
+
+
+def test_unknown_model() -> None:
+    _one_line_error(titan_eval("run", "titan_sample", "--model", "no-such-card"), 2, "unknown model", "no-such-card")
+
+
+def test_missing_checkpoint(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pt"
+    _one_line_error(titan_eval("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(missing)), 3,
+                    "checkpoint not found", str(missing))
+
+
+def test_checkpoint_with_wrong_keys(tmp_path: Path) -> None:
+    import torch
+
+    bad = tmp_path / "bad.pt"
+    torch.save({"model": {"unexpected.weight": torch.zeros(2)}}, bad)
+    _one_line_error(titan_eval("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(bad)), 3,
+                    "missing", "unexpected.weight")
+
+
+def test_data_dir_without_the_needed_file(tmp_path: Path) -> None:
+    _one_line_error(titan_eval("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path)), 2,
+                    "ARC-Easy-Test.jsonl", str(tmp_path))
+
+
+def test_malformed_jsonl_line_is_named(shared: Path, tmp_path: Path) -> None:
+    src = (shared / "data" / "arc" / "ARC-Easy-Test.jsonl").read_text().splitlines()
+    (tmp_path / "ARC-Easy-Dev.jsonl").write_text((shared / "data" / "arc" / "ARC-Easy-Dev.jsonl").read_text())
+    (tmp_path / "ARC-Easy-Test.jsonl").write_text("\n".join(src[:4] + ['{"id": "x", "question": '] + src[4:10]) + "\n")
+    proc = titan_eval("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path))
+    _one_line_error(proc, 2, "ARC-Easy-Test.jsonl:5", "malformed JSON")
+
+
+def test_bad_option_value_is_a_usage_error() -> None:
+    proc = titan_eval("run", "titan_sample", "--limit", "abc")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args", [("models",), ("tasks",), ("env",)])
+def test_info_commands(args: tuple[str, ...]) -> None:
+    proc = titan_eval(*args)
+    assert proc.returncode == 0 and proc.stdout.strip()
