@@ -67,3 +67,15 @@ def test_stop_string_cuts_text(model) -> None:
     cut_at = g.text[5:8]
     (h,) = generate(model, TOK, [PROMPTS[2]], GenerationConfig(max_new_tokens=40, stop_strings=(cut_at,)))
     assert h.stop_reason == "stop_string" and h.text == g.text[: g.text.find(cut_at)]
+
+
+@pytest.mark.parametrize("card", ["helix-tiny", "h64lm-tiny"])
+def test_recurrent_decoding_equals_recompute_for_hybrids(card: str) -> None:
+    loaded = titan_eval.load(card, device="cpu")
+    cfg = GenerationConfig(max_new_tokens=20, mask_vocab_from=259)
+    prompts = [loaded.tokenizer.encode(t) for t in ("User: hi\nAssistant: <think>\n", "Once upon a time")]
+    fast = generate(loaded.model, loaded.tokenizer, prompts, cfg, use_state=True)
+    slow = generate(loaded.model, loaded.tokenizer, prompts, cfg, use_state=False)
+    for a, b in zip(fast, slow):
+        assert a.ids == b.ids
+        assert max(abs(x - y) for x, y in zip(a.token_logprobs, b.token_logprobs)) < 1e-4

@@ -80,6 +80,10 @@ def run(loaded: LoadedModel, options: RunOptions) -> tuple[Path, dict[str, Any]]
         "tasks": tasks_meta, "model": loaded.provenance(), "seeds": seeds, "environment": environment(),
         "timings": timings,
     }
+    if options.telemetry:
+        from titan_eval.telemetry.report import run_telemetry
+
+        record["titan_eval"]["telemetry"] = run_telemetry(loaded, options, writer.dir)
     writer.write_run(record)
     return writer.dir, record
 

@@ -41,6 +41,8 @@ def run_command(
     suite: Annotated[Optional[str], typer.Option(help="reasoning85: a suite JSONL file in the documented schema.")] = None,
     probes: Annotated[Optional[str], typer.Option(help="fact_margins: a probes JSONL or Helix margin-probe YAML.")] = None,
     text: Annotated[Optional[str], typer.Option(help="bpb: the text file to score.")] = None,
+    contamination: Annotated[Optional[str], typer.Option(help="reasoning85: a contamination report (or id list); clean and flagged subsets are reported.")] = None,
+    answer_budget: Annotated[Optional[int], typer.Option(help="reasoning85: max answer tokens after the think closer (default 32).")] = None,
     telemetry: Annotated[bool, typer.Option(help="Also write mechanistic telemetry (numbers + plots) beside the run.")] = False,
     no_prefix_reuse: Annotated[bool, typer.Option(help="Run every choice's full row (for checking reuse).")] = False,
     output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>).")] = None,
@@ -60,7 +62,8 @@ def run_command(
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
                                 "penalty_window": penalty_window, "preamble": preamble},
-                         native={k: v for k, v in {"suite": suite, "probes": probes, "text": text}.items() if v},
+                         native={k: v for k, v in {"suite": suite, "probes": probes, "text": text, "contamination": contamination,
+                                                    "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
     with console.status(f"evaluating {loaded.card.name} on {', '.join(tasks)}"):
         run_dir, record = run(loaded, options)

@@ -13,6 +13,11 @@ from titan_eval.paths import TASKS_DIR
 
 NATIVE_TASKS: dict[str, str] = {}
 """name → 'module:function' of native task runners (filled by the suites)."""
+NATIVE_TASKS.update({
+    "reasoning85": "titan_eval.suites.reasoning:run_reasoning85",
+    "fact_margins": "titan_eval.suites.margins:run_fact_margins",
+    "bpb": "titan_eval.suites.bpb:run_bpb",
+})
 
 
 def quiet_libraries() -> None:

@@ -243,8 +243,8 @@ def run_probe(loaded: LoadedModel, prompts: Sequence[ProbePrompt], opts: ProbeOp
                     for rec in recs:
                         rec.span = _span(batch, opts.span)
                     model(*pad_right(_rows(batch, opts.span), loaded.device))
-            if has_bb:
-                kls[cat] = [v for batch in chunks(cat_items, opts.batch_size) for v in _kl(loaded, batch, opts)]
+    if has_bb:  # after the recorders have detached: the ablation's forwards are not telemetry
+        kls = {c: [kl for batch in chunks(its, opts.batch_size) for kl in _kl(loaded, batch, opts)] for c, its in items.items()}
     numbers: dict[str, Any] = {
         "model": loaded.card.name, "arch": loaded.card.arch, "suite": source, "options": asdict(opts),
         "categories": {c: len(v) for c, v in items.items()},

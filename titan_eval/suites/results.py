@@ -1,0 +1,43 @@
+"""Putting a native suite's aggregates into the run record in lm-eval's layout.
+
+Each result key gets `"<metric>,none"` values and, for means over documents, `"<metric>_stderr,none"` = sample
+standard deviation (ddof 1) / √n, as lm-eval computes it; the run table prints every `metric,none` row.
+Per-group rows (categories, subsets) are separate result keys `<task>:<group>` so the table shows one block per
+group (documented in tasks/reasoning85/README.md and tasks/fact_margins/README.md).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping, Sequence
+
+
+def mean_stderr(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """(mean, stderr of the mean) of `values`; (None, None) when empty, stderr None when n < 2."""
+    n = len(values)
+    if n == 0:
+        return None, None
+    mean = sum(values) / n
+    if n < 2:
+        return mean, None
+    var = sum((v - mean) ** 2 for v in values) / (n - 1)
+    return mean, math.sqrt(var / n)
+
+
+def put_means(record: dict[str, Any], key: str, columns: Mapping[str, Sequence[float]], n: int,
+              extra: Mapping[str, float | None] | None = None, higher_is_better: Mapping[str, bool] | None = None) -> None:
+    """Write the mean ± stderr of each per-document column (empty columns are skipped) and `extra` single
+    values under result key `key`, with `n` documents."""
+    result: dict[str, Any] = {"alias": key}
+    for metric, values in columns.items():
+        mean, stderr = mean_stderr(list(values))
+        if mean is None:
+            continue
+        result[f"{metric},none"] = mean
+        result[f"{metric}_stderr,none"] = "N/A" if stderr is None else stderr
+    for metric, value in (extra or {}).items():
+        if value is not None:
+            result[f"{metric},none"] = value
+    record["results"][key] = result
+    record["n-samples"][key] = {"original": n, "effective": n}
+    record["higher_is_better"][key] = dict(higher_is_better or {})
