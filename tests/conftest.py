@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,12 @@ def load_vector(shared: Path, name: str) -> dict:
     if not path.exists():
         pytest.skip(f"reference vector {name} is not in {shared / 'vectors'}")
     return torch.load(path, weights_only=True)
+
+
+# pytest-xdist runs one worker per core: give each worker its share of threads instead of oversubscribing.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+torch.set_num_threads(max(1, (os.cpu_count() or 1) // _WORKERS))
+os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 
 @pytest.fixture(autouse=True)

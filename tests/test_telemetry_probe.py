@@ -35,7 +35,8 @@ def figures(markdown: str) -> list[str]:
 
 def test_probe_writes_numbers_plots_and_a_report(tmp_path: Path) -> None:
     out = tmp_path / "p"
-    result = CliRunner().invoke(app, ["probe", "--model", "titan-tiny", "--suite", "reasoning85", "--output", str(out)])
+    result = CliRunner().invoke(app, ["probe", "--model", "titan-tiny", "--suite", "reasoning85", "--per-category", "2",
+                                      "--output", str(out)])
     assert result.exit_code == 0, result.output
     numbers = json.loads((out / "probe.json").read_text())
     pngs = sorted(p.name for p in out.glob("*.png"))
@@ -45,19 +46,29 @@ def test_probe_writes_numbers_plots_and_a_report(tmp_path: Path) -> None:
     assert len(numbers["signal"]["growth"]) == 7  # embedding + 6 layers
 
 
-def test_probe_falls_back_to_built_in_prompts_and_covers_the_think_span(tmp_path: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_probe_falls_back_to_built_in_prompts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(probe, "SUITE_DIR", tmp_path / "absent")
     out = tmp_path / "p"
-    result = CliRunner().invoke(app, ["probe", "--model", "titan-tiny", "--span", "think", "--positions", "all",
-                                      "--think-budget", "3", "--answer-budget", "2", "--per-category", "1",
-                                      "--output", str(out)])
+    result = CliRunner().invoke(app, ["probe", "--model", "titan-tiny", "--per-category", "1", "--output", str(out)])
     assert result.exit_code == 0, result.output
     numbers = json.loads((out / "probe.json").read_text())
     assert numbers["suite"].startswith("built-in fallback")
+    assert set(numbers["categories"]) == {c for c, _ in probe.FALLBACK_SUITE}
+
+
+def test_probe_covers_the_think_span_of_a_suite_file(tmp_path: Path) -> None:
+    suite = tmp_path / "suite.jsonl"
+    suite.write_text('{"id": "m1", "category": "math", "prompt": "What is 2+2?"}\n'
+                     '{"id": "g1", "category": "geo", "prompt": "What is the capital of France?"}\n')
+    out = tmp_path / "p"
+    result = CliRunner().invoke(app, ["probe", "--model", "titan-tiny", "--suite", str(suite), "--span", "think",
+                                      "--positions", "all", "--think-budget", "3", "--answer-budget", "1",
+                                      "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    numbers = json.loads((out / "probe.json").read_text())
     lengths = numbers["think"]["lengths"]
     assert (out / "think_lengths.png").is_file() and all(0 <= n <= 3 for n in lengths)
-    positions = sum(s["n_positions"] for s in (v["domain_router"] for v in numbers["routing"].values()))
+    positions = sum(v["domain_router"]["n_positions"] for v in numbers["routing"].values())
     assert positions == sum(lengths) == numbers["blackboard_kl"]["all"]["n"]
 
 

@@ -68,7 +68,7 @@ def test_lm_eval_cli_think_mode_gives_the_same_scores(shared: Path, tmp_path: Pa
                      think={"think_budget": 6})
     script = ("import sys, titan_eval.lm_eval_hook as h; h.activate(); from lm_eval.__main__ import cli_evaluate; "
               "sys.argv = ['lm_eval'] + sys.argv[1:]; cli_evaluate()")
-    args = ["--model", "titan-eval", "--model_args", "card=mamba-tiny,mode=think,think_budget=6,device=cpu",
+    args = ["--model", "titan-eval", "--model_args", "card=mamba-tiny,mode=think,think_budget=6", "--device", "cpu",
             "--tasks", "arc_easy", "--include_path", str(Path(__file__).parents[1] / "tasks"),
             "--metadata", json.dumps({"data_dir": str(shared / "data")}), "--limit", "8", "--batch_size", "8",
             "--output_path", str(tmp_path / "lm"), "--seed", "0"]

@@ -1,15 +1,18 @@
 """The markdown table a run prints: task, mode, metric, value, stderr, 95% CI, n.
 
 The CI is the normal interval value ± 1.96·stderr (stderr as lm-eval computes it for means: sample std / √n),
-clipped to [0, 1] for accuracy-type metrics. Paired comparisons between runs live in `titan_eval.report`."""
+clipped to [0, 1] for proportion metrics (`PROPORTION`). Paired comparisons between runs live in `titan_eval.report`."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
 
 Z95 = 1.959963984540054
+PROPORTION = re.compile(r"^(acc|strict|author|ok_|top\d|termination|promotable)|_rate$")
+"""Metrics that are proportions (their CI is clipped to [0, 1])."""
 
 
 def summary_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
@@ -28,7 +31,7 @@ def summary_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             lo = hi = None
             if stderr is not None:
                 lo, hi = value - Z95 * stderr, value + Z95 * stderr
-                if metric.startswith("acc"):
+                if PROPORTION.match(metric):
                     lo, hi = max(0.0, lo), min(1.0, hi)
             rows.append({"task": key, "mode": mode, "metric": metric, "value": value, "stderr": stderr,
                          "ci95": None if lo is None else f"[{lo:.4f}, {hi:.4f}]", "n": n})
