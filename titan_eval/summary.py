@@ -31,7 +31,7 @@ def summary_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
             lo = hi = None
             if stderr is not None:
                 lo, hi = value - Z95 * stderr, value + Z95 * stderr
-                if PROPORTION.match(metric):
+                if PROPORTION.search(metric):
                     lo, hi = max(0.0, lo), min(1.0, hi)
             rows.append({"task": key, "mode": mode, "metric": metric, "value": value, "stderr": stderr,
                          "ci95": None if lo is None else f"[{lo:.4f}, {hi:.4f}]", "n": n})
