@@ -79,3 +79,22 @@ def test_lm_eval_cli_think_mode_gives_the_same_scores(shared: Path, tmp_path: Pa
     theirs = json.loads(result_file.read_text())["results"]["arc_easy"]
     for metric in ("acc,none", "acc_norm,none"):
         assert theirs[metric] == rec["results"]["arc_easy_cot"][metric]
+
+
+def test_k_sampled_traces_average_choices_and_report_trace_accuracy(shared: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    think = {"think_budget": 6, "temperature": 0.8, "samples": 3}
+    out, rec = _run("mamba-tiny", shared, tmp_path / "k", modes=("cot",), limit=6, task="arc_easy", think=think)
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    per_doc = []
+    for ln in lines:
+        samples = ln["think"]["samples"]
+        assert len(samples) == 3 and len({s["seed"] for s in samples}) == 3
+        table = ln["think"]["choice_logprobs"]
+        for i, lp in enumerate(ln["logprobs"]):
+            assert abs(lp - float(np.mean(table[str(i)]))) < 1e-6  # lm-eval saw the mean over traces
+        preds = [int(np.argmax([table[str(i)][k] for i in range(len(table))])) for k in range(3)]
+        per_doc.append(np.mean([p == ln["gold"] for p in preds]))
+    assert rec["results"]["arc_easy_cot"]["acc_trace_mean,none"] == pytest.approx(float(np.mean(per_doc)))
+    assert rec["titan_eval"]["tasks"]["arc_easy_cot"]["think_stats"]["n"] == 18

@@ -130,8 +130,10 @@ def _run_lm_eval(loaded: LoadedModel, options: RunOptions, mode: str, names: lis
             tasks_meta[key]["routing"] = routing_summary(recorder, names)
         if lm.think_options is not None:
             tasks_meta[key]["think"] = lm.think_options.to_dict()
-            tasks_meta[key]["think_stats"] = think_statistics([ln["think"] for ln in lines if "think" in ln],
-                                                              lm.think_options.think_budget)
+            traces = [t for ln in lines if "think" in ln for t in ln["think"].get("samples", [ln["think"]])]
+            tasks_meta[key]["think_stats"] = think_statistics(traces, lm.think_options.think_budget)
+            if lm.think_options.samples > 1:
+                result.update(trace_accuracy(lines))
 
 
 @contextmanager
@@ -151,6 +153,22 @@ def routing_summary(recorder: Any, names: list[str]) -> dict[str, Any]:
     positions of every forward pass of this mode's tasks (contexts and continuations; tasks pooled)."""
     layers = {layer: recorder.summary(layer).to_dict() for layer in recorder.layers}
     return {"span": "all real positions of every scoring forward pass", "tasks_pooled": names, "layers": layers}
+
+
+def trace_accuracy(lines: list[dict[str, Any]]) -> dict[str, float]:
+    """With K traces per doc: each doc's mean accuracy over its traces (argmax of the choice log-probs after
+    each trace), then mean and standard error over docs ("acc_trace_mean")."""
+    import numpy as np
+
+    per_doc = []
+    for ln in lines:
+        table = ln["think"]["choice_logprobs"]
+        k = len(next(iter(table.values())))
+        preds = [int(np.argmax([table[i][j] for i in sorted(table)])) for j in range(k)]
+        per_doc.append(np.mean([p == ln["gold"] for p in preds]))
+    values = np.array(per_doc, dtype=float)
+    stderr = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+    return {"acc_trace_mean,none": float(values.mean()), "acc_trace_mean_stderr,none": stderr}
 
 
 def _think_kwargs(loaded: LoadedModel, options: RunOptions, mode: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Sequence
 
 from titan_eval.cards import ModelCard
-from titan_eval.engine import GenerationConfig, ScoreRequest, generate, score
+from titan_eval.engine import GenerationConfig, ScoreRequest, ScoreResult, generate, score
 from titan_eval.errors import UsageError
 from titan_eval.seeding import derived_seed
 
@@ -38,6 +38,7 @@ class ThinkOptions:
     repetition_penalty: float = 1.0
     penalty_window: int = 20
     mask_vocab_from: int | None = None
+    samples: int = 1  # K seeded traces per document; choices are scored after each, log-probs averaged
 
     @classmethod
     def from_card(cls, card: ModelCard, **overrides: Any) -> "ThinkOptions":
@@ -53,6 +54,8 @@ class ThinkOptions:
         opts = replace(base, **{k: v for k, v in overrides.items() if v is not None})
         if opts.think_budget < 1:
             raise UsageError("--think-budget must be at least 1")
+        if opts.samples < 1 or (opts.samples > 1 and opts.temperature <= 0):
+            raise UsageError("--samples K needs K >= 1, and K > 1 needs --temperature > 0 (greedy traces are identical)")
         return opts
 
     def to_dict(self) -> dict[str, Any]:
@@ -76,8 +79,8 @@ def think_then_score(lm: Any, pairs: Sequence[tuple[list[int], list[int]]], inst
         inst = instances[k] if instances else None
         text = inst.args[0] if inst is not None else tok.decode(ctx)
         contexts[tuple(ctx)] = (text, getattr(inst, "task_name", None), getattr(inst, "doc_id", k))
-    keys = list(contexts)
-    prompts = [tok.encode(opts.prompt(contexts[c][0])) for c in keys]
+    keys = [(c, k) for c in contexts for k in range(opts.samples)]
+    prompts = {c: tok.encode(opts.prompt(contexts[c][0])) for c in contexts}
     close_id = tok.special_ids.get(opts.think_close)
     stop_ids = tuple(i for i in (close_id, tok.eos_id) if i is not None)
     config = GenerationConfig(
@@ -86,19 +89,30 @@ def think_then_score(lm: Any, pairs: Sequence[tuple[list[int], list[int]]], inst
         temperature=opts.temperature, top_p=opts.top_p, top_k=opts.top_k,
         repetition_penalty=opts.repetition_penalty, penalty_window=opts.penalty_window,
         min_new_tokens=opts.min_think, mask_vocab_from=opts.mask_vocab_from)
-    seeds = [derived_seed(lm.seed, contexts[c][1], contexts[c][2]) for c in keys]
-    gens = generate(lm.model, tok, prompts, config, seeds, lm.batch_size_value, lm.reuse_prefix)
-    scored_ctx: dict[tuple[int, ...], tuple[int, ...]] = {}
-    for c, prompt_ids, gen in zip(keys, prompts, gens):
+    seeds = [derived_seed(lm.seed, contexts[c][1], contexts[c][2], k) for c, k in keys]
+    gens = generate(lm.model, tok, [prompts[c] for c, _ in keys], config, seeds, lm.batch_size_value, lm.reuse_prefix)
+    scored_ctx: dict[tuple[tuple[int, ...], int], tuple[int, ...]] = {}
+    traces: dict[tuple[int, ...], list[dict[str, Any]]] = {c: [] for c in contexts}
+    for (c, k), seed, gen in zip(keys, seeds, gens):
         trace_ids = list(gen.ids[:-1]) if gen.stop_reason == "stop_id" else list(gen.ids)
         if gen.stop_reason == "stop_string":  # closer spelled in several tokens: re-encode the cut text
             trace_ids = tok.encode(gen.text)
         reason = {"stop_id": "closed" if gen.stop_id == close_id else "eos", "stop_string": "closed"}.get(gen.stop_reason, "forced")
-        scored_ctx[c] = tuple(prompt_ids + trace_ids + tok.encode(opts.think_close + opts.answer_cue))
-        text, task, doc_id = contexts[c]
-        lm.log.think[(task, doc_id)] = {
-            "text": tok.decode(trace_ids), "ids": trace_ids, "stop_reason": reason, "length": len(trace_ids),
-            "p_close": gen.p_stop if reason == "closed" else None, "seed": seeds[keys.index(c)],
-        }
-    requests = [ScoreRequest(scored_ctx[tuple(ctx)], tuple(cont)) for ctx, cont in pairs]
-    return score(lm.model, requests, lm.batch_size_value, lm.reuse_prefix, lm.counter)
+        scored_ctx[(c, k)] = tuple(prompts[c] + trace_ids + tok.encode(opts.think_close + opts.answer_cue))
+        traces[c].append({"text": tok.decode(trace_ids), "ids": trace_ids, "stop_reason": reason,
+                          "length": len(trace_ids), "p_close": gen.p_stop if reason == "closed" else None, "seed": seed})
+    requests = [ScoreRequest(scored_ctx[(tuple(ctx), k)], tuple(cont)) for ctx, cont in pairs for k in range(opts.samples)]
+    flat = score(lm.model, requests, lm.batch_size_value, lm.reuse_prefix, lm.counter)
+    per_pair = [flat[i * opts.samples:(i + 1) * opts.samples] for i in range(len(pairs))]
+    for c, (_, task, doc_id) in contexts.items():
+        entry = dict(traces[c][0])
+        if opts.samples > 1:
+            entry["samples"] = traces[c]
+            entry["choice_logprobs"] = {}  # choice index → log-prob after each trace
+        lm.log.think[(task, doc_id)] = entry
+    for k, res in enumerate(per_pair):
+        inst = instances[k] if instances else None
+        if opts.samples > 1 and inst is not None:
+            lm.log.think[(inst.task_name, inst.doc_id)]["choice_logprobs"][inst.idx] = [r.logprob for r in res]
+    return [ScoreResult(sum(r.logprob for r in res) / len(res), all(r.is_greedy for r in res), res[0].n_tokens,
+                        res[0].token_logprobs) for res in per_pair]

@@ -37,6 +37,7 @@ def run_command(
     top_k: Annotated[int, typer.Option(help="cot sampling: keep k best tokens (0 = all).")] = 0,
     repetition_penalty: Annotated[float, typer.Option(help="cot: sign-aware penalty (1.0 = off).")] = 1.0,
     penalty_window: Annotated[int, typer.Option(help="cot: generated tokens the penalty looks back over.")] = 20,
+    samples: Annotated[int, typer.Option(help="cot: K seeded traces per doc (needs --temperature > 0); mean ± CI.")] = 1,
     preamble: Annotated[Optional[str], typer.Option(help="cot: text before each question (default: a one-line instruction).")] = None,
     suite: Annotated[Optional[str], typer.Option(help="reasoning85: a suite JSONL file in the documented schema.")] = None,
     probes: Annotated[Optional[str], typer.Option(help="fact_margins: a probes JSONL or Helix margin-probe YAML.")] = None,
@@ -61,7 +62,7 @@ def run_command(
                          batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=output,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
-                                "penalty_window": penalty_window, "preamble": preamble},
+                                "penalty_window": penalty_window, "preamble": preamble, "samples": samples},
                          native={k: v for k, v in {"suite": suite, "probes": probes, "text": text, "contamination": contamination,
                                                     "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
