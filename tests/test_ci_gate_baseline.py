@@ -1,0 +1,42 @@
+"""The committed CI baseline: it passes against itself and a deliberate score drop makes the gate exit 1."""
+
+import json
+import shutil
+from pathlib import Path
+
+from cli_helpers import titan_eval
+
+BASELINE = Path(__file__).resolve().parents[1] / "results" / "baselines" / "titan-tiny-arc_easy"
+GATE = ("--metric", "acc,acc_norm", "--max-drop", "0.01")  # as in the Makefile's `gate` target
+
+
+def _candidate(tmp_path: Path, flip: int) -> Path:
+    out = tmp_path / f"cand-{flip}"
+    shutil.copytree(BASELINE, out)
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    flipped = 0
+    for ln in lines:
+        if flipped < flip and ln["acc"] == 1.0:
+            ln["acc"], ln["pred"] = 0.0, (ln["gold"] + 1) % len(ln["choices"])
+            flipped += 1
+    assert flipped == flip
+    (out / "samples.jsonl").write_text("".join(json.dumps(ln, sort_keys=True) + "\n" for ln in lines))
+    run = json.loads((out / "run.json").read_text())
+    run["results"]["arc_easy"]["acc,none"] = sum(ln["acc"] for ln in lines) / len(lines)
+    run["titan_eval"]["run_id"] += f"-flip{flip}"
+    (out / "run.json").write_text(json.dumps(run))
+    return out
+
+
+def test_committed_baseline_is_a_complete_run() -> None:
+    run = json.loads((BASELINE / "run.json").read_text())
+    assert run["titan_eval"]["status"] == "complete"
+    assert run["n-samples"]["arc_easy"]["effective"] == 200
+
+
+def test_unchanged_scores_pass_and_a_deliberate_drop_fails(tmp_path: Path) -> None:
+    same = titan_eval("gate", str(BASELINE), str(_candidate(tmp_path, 0)), *GATE)
+    assert same.returncode == 0, same.stdout + same.stderr
+    worse = titan_eval("gate", str(BASELINE), str(_candidate(tmp_path, 15)), *GATE)
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "mcnemar" in worse.stdout
