@@ -20,7 +20,6 @@ import math
 from dataclasses import asdict
 from typing import Any, Mapping
 
-import torch
 from torch import Tensor
 
 from titan_eval.checkpoints import compare_keys

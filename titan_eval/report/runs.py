@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from titan_eval.errors import DataError
+from titan_eval.jsonl import read_jsonl
 
 DocId = int | str
 
@@ -140,27 +141,14 @@ def read_samples(path: Path) -> tuple[dict[str, dict[DocId, dict[str, Any]]], di
     """
     samples: dict[str, dict[DocId, dict[str, Any]]] = {}
     lines: dict[tuple[str, DocId], int] = {}
-    try:
-        handle = path.open(encoding="utf-8")
-    except OSError as err:
-        raise DataError(f"{path}: cannot read samples file ({err.strerror or err})") from err
-    with handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                record = json.loads(text)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: malformed JSON line ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise DataError(f"{path}:{number}: a samples line must be a JSON object")
-            key, doc_id = record.get("task"), record.get("doc_id")
-            if not isinstance(key, str) or not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool):
-                raise DataError(f"{path}:{number}: a samples line needs a string 'task' and an int or str 'doc_id'")
-            if (key, doc_id) in lines:
-                raise DataError(f"{path}:{number}: {key} doc {doc_id!r} repeats line {lines[(key, doc_id)]}")
-            samples.setdefault(key, {})[doc_id] = record
-            lines[(key, doc_id)] = number
+    for number, record in read_jsonl(path):
+        key, doc_id = record.get("task"), record.get("doc_id")
+        if not isinstance(key, str) or not isinstance(doc_id, (int, str)) or isinstance(doc_id, bool):
+            raise DataError(f"{path}:{number}: a samples line needs a string 'task' and an int or str 'doc_id'")
+        if (key, doc_id) in lines:
+            raise DataError(f"{path}:{number}: {key} doc {doc_id!r} repeats line {lines[(key, doc_id)]}")
+        samples.setdefault(key, {})[doc_id] = record
+        lines[(key, doc_id)] = number
     return samples, lines
 
 

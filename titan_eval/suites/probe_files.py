@@ -12,12 +12,12 @@ category = family, one distractor level `wrong`, and its split.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 from titan_eval.errors import DataError
+from titan_eval.jsonl import read_jsonl
 from titan_eval.paths import TASKS_DIR
 
 DEFAULT_PROBES = TASKS_DIR / "fact_margins" / "facts.jsonl"
@@ -101,16 +101,7 @@ def _read_helix(file: Path) -> list[Probe]:
 
 
 def _read_jsonl(file: Path) -> list[Probe]:
-    probes = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{file}:{number}: not JSON ({err.msg})") from err
-        probes.append(_fact(obj, f"{file}:{number}"))
-    return probes
+    return [_fact(obj, f"{file}:{number}") for number, obj in read_jsonl(file)]
 
 
 def load_probes(path: str | Path | None = None) -> tuple[Path, list[Probe]]:

@@ -8,12 +8,12 @@ prompt format), `answers` (list of expected strings), `scored` (bool), `scorer` 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from titan_eval.errors import DataError
+from titan_eval.jsonl import read_jsonl
 from titan_eval.paths import TASKS_DIR
 from titan_eval.suites.scorers import SCORERS
 
@@ -69,15 +69,7 @@ def load_suite(path: str | Path | None = None) -> tuple[Path, list[SuiteItem]]:
     file = Path(path) if path is not None else DEFAULT_SUITE
     if not file.is_file():
         raise DataError(f"suite file {file} does not exist")
-    items: list[SuiteItem] = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{file}:{number}: not JSON ({err.msg})") from err
-        items.append(_item(obj, f"{file}:{number}"))
+    items = [_item(obj, f"{file}:{number}") for number, obj in read_jsonl(file)]
     if not items:
         raise DataError(f"suite file {file} holds no items")
     ids = [i.id for i in items]

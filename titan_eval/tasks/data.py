@@ -9,32 +9,17 @@ ARC (ARC-V1-Feb2018 jsonl: `id`, `question.stem`, `question.choices[{text,label}
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from titan_eval.errors import DataError
+from titan_eval.jsonl import read_jsonl
 from titan_eval.tasks.fingerprint import sha256_file
 
 ARC_FILES = {"test": "{name}-Test.jsonl", "validation": "{name}-Dev.jsonl"}
 HELLASWAG_FILES = ("hellaswag_val.jsonl", "hellaswag_val_subset.jsonl")
 USED_FILES: dict[str, dict[str, str]] = {}
 """task → {path: sha256} of every local data file read in this process (provenance)."""
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) per non-blank line; `DataError` naming file and line for malformed JSON."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise DataError(f"{path}:{number}: malformed JSON ({err.msg})") from err
-            if not isinstance(obj, dict):
-                raise DataError(f"{path}:{number}: expected a JSON object")
-            yield number, obj
 
 
 def find_file(data_dir: Path, names: tuple[str, ...], subdirs: tuple[str, ...]) -> Path:

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
-from titan_eval.errors import DataError
+from titan_eval.jsonl import read_jsonl
 from titan_eval.loading import LoadedModel
 from titan_eval.store import _clean
 from titan_eval.telemetry import anatomy, plots
@@ -29,13 +29,7 @@ def sample_series(samples_path: Path) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"think_lengths": [], "margins": []}
     if not samples_path.is_file():
         return out
-    for n, line in enumerate(samples_path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{samples_path}:{n}: not JSON ({err})") from err
+    for _, row in read_jsonl(samples_path):
         think = row.get("think")
         if isinstance(think, dict) and isinstance(think.get("length"), int):
             out["think_lengths"].append(think["length"])
