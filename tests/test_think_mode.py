@@ -98,3 +98,17 @@ def test_k_sampled_traces_average_choices_and_report_trace_accuracy(shared: Path
         per_doc.append(np.mean([p == ln["gold"] for p in preds]))
     assert rec["results"]["arc_easy_cot"]["acc_trace_mean,none"] == pytest.approx(float(np.mean(per_doc)))
     assert rec["titan_eval"]["tasks"]["arc_easy_cot"]["think_stats"]["n"] == 18
+
+
+def test_template_option_switches_to_plain_prompts() -> None:
+    from titan_eval.cards import load_card
+    from titan_eval.cli.run_cmd import with_template
+    from titan_eval.errors import UsageError
+    from titan_eval.think import ThinkOptions
+
+    card = with_template(load_card("helix-tiny"), "plain-qa-de")
+    opts = ThinkOptions.from_card(card, preamble="")
+    assert opts.prompt("Was ist 2+2?") == "Frage: Was ist 2+2?\nAntwort:" + opts.think_open
+    assert with_template(card, "Q: {question}\nA:").prompt.template == "Q: {question}\nA:"
+    with pytest.raises(UsageError, match="plain-qa-de"):
+        with_template(card, "no-such-template")

@@ -80,6 +80,9 @@ def prompt_template(name: str) -> str:
     """A card-style `{question}` template for a chat template or plain style called `name`."""
     if name in PLAIN_STYLES:
         return PLAIN_STYLES[name]
+    if name not in CHAT_TEMPLATES:
+        known = ", ".join(sorted([*CHAT_TEMPLATES, *PLAIN_STYLES]))
+        raise UsageError(f"unknown prompt template {name!r}; known: {known} (or text containing {{question}})")
     marker = "\x00question\x00"
     text = render(name, [{"role": "user", "content": marker}])
     return text.replace("{", "{{").replace("}", "}}").replace(marker, "{question}")

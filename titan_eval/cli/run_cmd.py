@@ -38,6 +38,7 @@ def run_command(
     repetition_penalty: Annotated[float, typer.Option(help="cot: sign-aware penalty (1.0 = off).")] = 1.0,
     penalty_window: Annotated[int, typer.Option(help="cot: generated tokens the penalty looks back over.")] = 20,
     samples: Annotated[int, typer.Option(help="cot: K seeded traces per doc (needs --temperature > 0); mean ± CI.")] = 1,
+    template: Annotated[Optional[str], typer.Option(help="Prompt template for cot/suites: a name (helix-v2, plain-qa-de, raw) or text with {question}.")] = None,
     preamble: Annotated[Optional[str], typer.Option(help="cot: text before each question (default: a one-line instruction).")] = None,
     suite: Annotated[Optional[str], typer.Option(help="reasoning85: a suite JSONL file in the documented schema.")] = None,
     probes: Annotated[Optional[str], typer.Option(help="fact_margins: a probes JSONL or Helix margin-probe YAML.")] = None,
@@ -58,6 +59,8 @@ def run_command(
     if cot and mode and "cot" not in modes:
         raise UsageError("--cot contradicts --mode")
     loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
+    if template is not None:
+        loaded.card = with_template(loaded.card, template)
     options = RunOptions(tasks=tuple(tasks), modes=modes, data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
                          batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=output,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
@@ -75,6 +78,16 @@ def run_command(
     else:
         typer.echo(markdown_summary(record))
     console.print(f"run stored in {run_dir}", highlight=False)
+
+
+def with_template(card, template: str):  # type: ignore[no-untyped-def]
+    """The card with its prompt template replaced by a named template or a literal containing {question}."""
+    from dataclasses import replace
+
+    from titan_eval.chat_templates import prompt_template
+
+    text = template if "{question}" in template else prompt_template(template)
+    return replace(card, prompt=replace(card.prompt, template=text))
 
 
 def register(app: typer.Typer) -> None:
