@@ -20,7 +20,8 @@ from titan_eval.provenance import environment
 from titan_eval.seeding import seed_everything
 from titan_eval.store import SCHEMA_VERSION, RunWriter, make_run_id
 from titan_eval.tasks import data as task_data
-from titan_eval.tasks.catalog import NATIVE_TASKS, check_task_names, lm_eval_task_names, load_lm_eval_tasks
+from titan_eval.tasks.catalog import (NATIVE_TASKS, check_task_names, lm_eval_task_names, load_lm_eval_tasks,
+                                      quiet_libraries)
 from titan_eval.tasks.fingerprint import sha256_json
 from titan_eval.tasks.mc_samples import mc_sample_lines
 from titan_eval.tasks.selection import select_docs
@@ -49,6 +50,7 @@ class RunOptions:
 
 def run(loaded: LoadedModel, options: RunOptions) -> tuple[Path, dict[str, Any]]:
     """Evaluate and store; returns (run folder, run.json content)."""
+    quiet_libraries()  # before lm-eval / datasets / tqdm are imported
     check_task_names(list(options.tasks))
     bad = [m for m in options.modes if m not in MODES]
     if bad:

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's / datasets' bars; the CLI shows its own status
 
 import typer
 from rich.console import Console
