@@ -112,3 +112,12 @@ def test_template_option_switches_to_plain_prompts() -> None:
     assert with_template(card, "Q: {question}\nA:").prompt.template == "Q: {question}\nA:"
     with pytest.raises(UsageError, match="plain-qa-de"):
         with_template(card, "no-such-template")
+
+
+def test_progress_hears_every_generated_token(shared: Path, tmp_path: Path) -> None:
+    heard: list[int] = []
+    options = RunOptions(tasks=("arc_easy",), modes=("cot",), data_dir=str(shared / "data"), limit=5,
+                         output_dir=str(tmp_path / "p"), think={"think_budget": 7})
+    out, _ = run(load("mamba-tiny", device="cpu"), options, progress=heard.append)
+    generated = sum(t["length"] + (t["stop_reason"] != "forced") for t in _traces(out))  # + the stop token
+    assert sum(heard) == generated > 0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from lm_eval.api.model import TemplateLM
@@ -63,6 +63,7 @@ class TitanEvalLM(TemplateLM):
         seed: int | str = 0,
         loaded: LoadedModel | None = None,
         think_options: Any = None,
+        progress: Callable[[int], None] | None = None,
         **_: Any,
     ) -> None:
         super().__init__()
@@ -81,6 +82,7 @@ class TitanEvalLM(TemplateLM):
         self._max_length = int(max_length) if max_length else DEFAULT_MAX_LENGTH
         self.seed = int(seed)
         self.counter = TokenCounter()
+        self.progress = progress  # told about every batch of newly generated tokens
         self.log = RequestLog()
         if mode == "think":
             from titan_eval.think import ThinkOptions
@@ -162,7 +164,8 @@ class TitanEvalLM(TemplateLM):
             )
             prompts = [self.tok_encode(requests[i].args[0])[-self.max_length:] for i in members]
             seeds = [self.seed * 1_000_003 + i for i in members]
-            gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix)
+            gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
+                            progress=self.progress)
             for i, g in zip(members, gens):
                 results[i] = g.text
         return [r if r is not None else "" for r in results]

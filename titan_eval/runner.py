@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from titan_eval.errors import DataError, UsageError
 from titan_eval.loading import LoadedModel
@@ -48,8 +48,9 @@ class RunOptions:
     native: dict[str, Any] = field(default_factory=dict)  # options for native suites (suite/probes files, text)
 
 
-def run(loaded: LoadedModel, options: RunOptions) -> tuple[Path, dict[str, Any]]:
-    """Evaluate and store; returns (run folder, run.json content)."""
+def run(loaded: LoadedModel, options: RunOptions,
+        progress: Callable[[int], None] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Evaluate and store; returns (run folder, run.json content). `progress(n)` hears of generated tokens."""
     quiet_libraries()  # before lm-eval / datasets / tqdm are imported
     check_task_names(list(options.tasks))
     bad = [m for m in options.modes if m not in MODES]
@@ -65,7 +66,7 @@ def run(loaded: LoadedModel, options: RunOptions) -> tuple[Path, dict[str, Any]]
     native = [t for t in options.tasks if t in NATIVE_TASKS]
     for mode in options.modes:
         if lm_tasks:
-            _run_lm_eval(loaded, options, mode, lm_tasks, writer, record, tasks_meta, timings)
+            _run_lm_eval(loaded, options, mode, lm_tasks, writer, record, tasks_meta, timings, progress)
     for name in native:
         module_name, fn_name = NATIVE_TASKS[name].split(":")
         runner = getattr(importlib.import_module(module_name), fn_name)
@@ -91,7 +92,8 @@ def run(loaded: LoadedModel, options: RunOptions) -> tuple[Path, dict[str, Any]]
 
 
 def _run_lm_eval(loaded: LoadedModel, options: RunOptions, mode: str, names: list[str], writer: RunWriter,
-                 record: dict[str, Any], tasks_meta: dict[str, Any], timings: dict[str, float]) -> None:
+                 record: dict[str, Any], tasks_meta: dict[str, Any], timings: dict[str, float],
+                 progress: Callable[[int], None] | None = None) -> None:
     from lm_eval.evaluator import evaluate
 
     from titan_eval.adapter import TitanEvalLM
@@ -99,7 +101,8 @@ def _run_lm_eval(loaded: LoadedModel, options: RunOptions, mode: str, names: lis
     task_dict = load_lm_eval_tasks(names, options.data_dir)
     selections = {n: select_docs(n, task_dict[n].eval_docs, options.limit, options.stratify, options.seed) for n in names}
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
-                     reuse_prefix=options.reuse_prefix, seed=options.seed, **_think_kwargs(loaded, options, mode))
+                     reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress,
+                     **_think_kwargs(loaded, options, mode))
     t0 = time.time()
     with routing_recorder(loaded) as recorder:
         try:

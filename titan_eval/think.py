@@ -90,7 +90,8 @@ def think_then_score(lm: Any, pairs: Sequence[tuple[list[int], list[int]]], inst
         repetition_penalty=opts.repetition_penalty, penalty_window=opts.penalty_window,
         min_new_tokens=opts.min_think, mask_vocab_from=opts.mask_vocab_from)
     seeds = [derived_seed(lm.seed, contexts[c][1], contexts[c][2], k) for c, k in keys]
-    gens = generate(lm.model, tok, [prompts[c] for c, _ in keys], config, seeds, lm.batch_size_value, lm.reuse_prefix)
+    gens = generate(lm.model, tok, [prompts[c] for c, _ in keys], config, seeds, lm.batch_size_value, lm.reuse_prefix,
+                    progress=lm.progress)
     scored_ctx: dict[tuple[tuple[int, ...], int], tuple[int, ...]] = {}
     traces: dict[tuple[int, ...], list[dict[str, Any]]] = {c: [] for c in contexts}
     for (c, k), seed, gen in zip(keys, seeds, gens):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from contextlib import contextmanager
+from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
                                     TokenizerOpt, TrustOpt)
@@ -69,8 +71,8 @@ def run_command(
                          native={k: v for k, v in {"suite": suite, "probes": probes, "text": text, "contamination": contamination,
                                                     "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
-    with console.status(f"evaluating {loaded.card.name} on {', '.join(tasks)}"):
-        run_dir, record = run(loaded, options)
+    with generation_progress(f"{loaded.card.name}: {', '.join(tasks)}") as progress:
+        run_dir, record = run(loaded, options, progress)
     if json_out:
         import json
 
@@ -78,6 +80,22 @@ def run_command(
     else:
         typer.echo(markdown_summary(record))
     console.print(f"run stored in {run_dir}", highlight=False)
+
+
+@contextmanager
+def generation_progress(label: str) -> Iterator[Callable[[int], None]]:
+    """A rich progress line on stderr: generated tokens so far and tokens/s (visible once generation starts)."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,.0f} tokens"),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None, rate="")
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            speed = bar.tasks[task].speed
+            bar.update(task, rate=f"{speed:,.0f} tok/s" if speed else "")
+
+        yield advance
 
 
 def with_template(card, template: str):  # type: ignore[no-untyped-def]
