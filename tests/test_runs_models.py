@@ -41,3 +41,15 @@ def test_titan_batch_size_invariance_and_route_telemetry(shared: Path, tmp_path:
     routing = r8["titan_eval"]["tasks"]["arc_easy"]["routing"]["layers"]["domain_router"]
     assert len(routing["mean_weight"]) == 8 and abs(sum(routing["mean_weight"]) - 1.0) < 1e-4
     assert routing["n_positions"] > 0
+
+
+def test_scoring_left_truncates_to_the_models_position_limit() -> None:
+    from titan_eval.adapter import TitanEvalLM
+
+    lm = TitanEvalLM(card="h64lm-tiny", device="cpu")
+    limit = lm.model.cfg.max_position_embeddings
+    assert lm.max_length == limit
+    ctx, cont = list(range(3, 200)) * ((limit // 197) + 2), [5, 6, 7]
+    (logprob, _), = lm._loglikelihood_tokens([(("", ""), ctx, cont)])
+    (expected, _), = lm._loglikelihood_tokens([(("", ""), ctx[-(limit + 1 - len(cont)):], cont)])
+    assert abs(logprob - expected) < 1e-5

@@ -79,7 +79,7 @@ class TitanEvalLM(TemplateLM):
         self.batch_size_value = int(str(batch_size).split(":")[0]) if str(batch_size) != "auto" else 8
         self.mode = mode
         self.reuse_prefix = _as_bool(reuse_prefix)
-        self._max_length = int(max_length) if max_length else DEFAULT_MAX_LENGTH
+        self._max_length = int(max_length) if max_length else (self.model.max_positions or DEFAULT_MAX_LENGTH)
         self.seed = int(seed)
         self.counter = TokenCounter()
         self.progress = progress  # told about every batch of newly generated tokens

@@ -88,6 +88,11 @@ class LanguageModel(nn.Module):
     vocab_size: int
     capabilities: Capabilities
 
+    @property
+    def max_positions(self) -> int | None:
+        """Longest sequence the model accepts (None = no limit); scoring left-truncates to fit."""
+        return None
+
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "LanguageModel":
         """Build from the card's / checkpoint's config mapping; raise `ModelError` on bad fields."""

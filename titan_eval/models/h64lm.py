@@ -82,6 +82,11 @@ class H64LM(LanguageModel):
 
     arch = "h64lm"
 
+    @property
+    def max_positions(self) -> int | None:
+        """max_position_embeddings, unless the config allows running beyond it."""
+        return None if self.cfg.allow_beyond_max_positions else self.cfg.max_position_embeddings
+
     def __init__(self, cfg: H64LMConfig) -> None:
         super().__init__()
         self.cfg = cfg
