@@ -60,6 +60,18 @@ def tokenizer_override(spec: TokenizerSpec, ref: str) -> TokenizerSpec:
     return replace(spec, kind=kind, path=ref)
 
 
+def resolve_card(
+    card: str | Mapping[str, Any] | ModelCard, checkpoint: str | Path | None, tokenizer: str | None
+) -> ModelCard:
+    """The card `card` names, with `--checkpoint` / `--tokenizer` overrides applied."""
+    card = load_card(card)
+    if checkpoint is not None:
+        card = replace(card, checkpoint=str(checkpoint))
+    if tokenizer is not None:
+        card = replace(card, tokenizer=tokenizer_override(card.tokenizer, tokenizer))
+    return card
+
+
 def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
     cls = get_architecture(card.arch)
     if not card.checkpoint:
@@ -91,11 +103,7 @@ def load(
     kernels: str = "auto",
 ) -> LoadedModel:
     """Build, load and place a model. `device` defaults to CUDA when available; `dtype` to the card's."""
-    card = load_card(card)
-    if checkpoint is not None:
-        card = replace(card, checkpoint=str(checkpoint))
-    if tokenizer is not None:
-        card = replace(card, tokenizer=tokenizer_override(card.tokenizer, tokenizer))
+    card = resolve_card(card, checkpoint, tokenizer)
     dtype_name = dtype or card.dtype
     if dtype_name not in DTYPES:
         raise UsageError(f"unknown dtype {dtype_name!r}; choose one of {', '.join(DTYPES)}")
@@ -121,10 +129,6 @@ def load_model(
     `checkpoint` loaded strictly when given. `model.forward(ids, lengths=None)` → logits [B, L, V].
 
     Tokenizer problems are ignored here (a dict card needs none); use `load` for a full evaluation setup."""
-    card = load_card(card)
-    if checkpoint is not None:
-        card = replace(card, checkpoint=str(checkpoint))
-    if tokenizer is not None:
-        card = replace(card, tokenizer=tokenizer_override(card.tokenizer, tokenizer))
+    card = resolve_card(card, checkpoint, tokenizer)
     model, _ = _build(card, trust=False)
     return model

@@ -2,7 +2,9 @@
 the question) and its think opener; generate a trace until the think closer, EOS, or the think budget (then the
 block is closed for the model and the trace marked `forced`); score every choice after
 prompt + trace + closer + answer cue. One trace per unique context, generated once and shared by all choices
-(the scoring engine runs the shared context once for recurrent models).
+(the scoring engine runs the shared context once for recurrent models). With `samples` = K > 1, K seeded traces
+per document are drawn and each choice's log-likelihood is the mean over the K traces; the per-trace choice
+log-probs are kept so the runner can report mean per-trace accuracy with its stderr.
 
 lm-eval cannot chain generation into log-likelihood scoring; this runs inside the adapter, and the traces go to
 the adapter's `RequestLog` (sidecar of lm-eval's sample log).
