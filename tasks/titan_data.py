@@ -1,11 +1,8 @@
 """Glue for lm-eval's `!function` tags in this folder's YAMLs: the loaders live in `titan_eval.tasks.data`."""
 
-from pathlib import Path
 from typing import Any
 
 from titan_eval.tasks import data
-
-HERE = Path(__file__).resolve().parent
 
 
 def arc_easy(**kwargs: Any) -> Any:
@@ -28,4 +25,4 @@ def hellaswag_process_docs(dataset: Any) -> Any:
 
 
 def titan_sample(**kwargs: Any) -> Any:
-    return data.load_arc_layout_file(str(HERE / "sample" / "titan_sample.jsonl"), "titan_sample")
+    return data.load_project_task("titan_sample")

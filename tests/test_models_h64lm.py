@@ -14,7 +14,7 @@ from titan_eval.cards import load_card
 from titan_eval.errors import CheckpointError, ModelError
 from titan_eval.models.h64lm import H64LM, H64LMConfig, H64LMState
 from titan_eval.models.norms import RMSNorm
-from titan_eval.telemetry.taps import ActivationTap, RouteTap
+from titan_eval.models.taps import ActivationTap, RouteTap
 
 VECTORS = ("h64lm_tiny.pt", "h64lm_tiny_rope.pt")
 INPUTS = ("batch", "long", "short", "batch_padded")

@@ -15,7 +15,8 @@ import titan_eval
 from titan_eval.cards import load_card
 from titan_eval.errors import CheckpointError, ModelError
 from titan_eval.models.mamba import MambaLM
-from titan_eval.models.titan import TitanConfig, TitanLM, expected_parameter_count
+from titan_eval.models.titan import TitanLM
+from titan_eval.models.titan_config import TitanConfig, expected_parameter_count
 from titan_eval.models.titan_concept import pooling_weights
 from titan_eval.models.titan_convert import titan_state_dict_from_mamba
 from titan_eval.telemetry.routing import RouteRecorder
@@ -215,7 +216,8 @@ def test_titan_from_a_mamba1_checkpoint(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError) as err:
         TitanLM.state_dict_from_checkpoint(bad)
     assert "backbone.layers.2.mixer.A_log" in str(err.value) and "backbone.layers.5.norm.weight" in str(err.value)
-    seeded_arms = titan_state_dict_from_mamba(hf_state, TitanConfig(**config), arms_from_layers=True)
+    seeded_arms = titan_state_dict_from_mamba(hf_state, TitanConfig(**config), TitanLM.from_config(config).state_dict(),
+                                              arms_from_layers=True)
     for k in range(8):
         assert torch.equal(seeded_arms[f"mimo_reasoning_blocks.{k}.ssm.in_proj.weight"],
                            src[f"backbone.layers.{4 + k}.mixer.in_proj.weight"])

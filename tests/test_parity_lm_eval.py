@@ -33,13 +33,43 @@ def _evaluate(lm, shared: Path) -> dict:
     return evaluate(lm, tasks, samples={"arc_easy": list(range(N_DOCS))}, log_samples=True, verbosity="ERROR")
 
 
-def test_titan_eval_matches_lm_eval_hflm(hf_dir: Path, shared: Path) -> None:
+@pytest.fixture(scope="module")
+def hflm_run(hf_dir: Path, shared: Path) -> tuple:
+    """lm-eval's own HFLM on the directory: (the HFLM, its evaluate() output)."""
     from lm_eval.models.huggingface import HFLM
 
+    hflm = HFLM(pretrained=str(hf_dir), backend="causal", device="cpu", batch_size=16, dtype="float32")
+    return hflm, _evaluate(hflm, shared)
+
+
+@pytest.mark.parametrize("tokenizer_args", [[], ["--tokenizer", "{dir}/tokenizer.json"]], ids=["dir", "tokenizer-json"])
+def test_cli_on_a_transformers_directory_matches_hflm(hf_dir: Path, shared: Path, hflm_run: tuple, tmp_path: Path,
+                                                      tokenizer_args: list[str]) -> None:
+    """`titan-eval run arc_easy --model mamba --checkpoint HF_DIR`: tokenizer and EOS come from the directory."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from titan_eval.cli.app import app
+
+    args = ["run", "arc_easy", "--model", "mamba", "--checkpoint", str(hf_dir), "--data-dir", str(shared / "data"),
+            "--limit", str(N_DOCS), "--device", "cpu", "--output", str(tmp_path / "run")]
+    result = CliRunner().invoke(app, args + [a.format(dir=hf_dir) for a in tokenizer_args])
+    assert result.exit_code == 0, result.output
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["titan_eval"]["model"]["tokenizer"]["eos_id"] == 0
+    ours = {ln["doc_id"]: ln for ln in map(json.loads, (tmp_path / "run" / "samples.jsonl").read_text().splitlines())}
+    theirs = {s["doc_id"]: s for s in hflm_run[1]["samples"]["arc_easy"]}
+    assert sorted(ours) == sorted(theirs) == list(range(N_DOCS))
+    worst = max(abs(r[0][0] - lp) for d, s in theirs.items() for r, lp in zip(s["resps"], ours[d]["logprobs"]))
+    assert worst < 1e-4, worst
+    assert all(ours[d]["acc"] == theirs[d]["acc"] and ours[d]["acc_norm"] == theirs[d]["acc_norm"] for d in theirs)
+
+
+def test_titan_eval_matches_lm_eval_hflm(hf_dir: Path, shared: Path, hflm_run: tuple) -> None:
     from titan_eval.adapter import TitanEvalLM
 
-    hflm = HFLM(pretrained=str(hf_dir), backend="causal", device="cpu", batch_size=16, dtype="float32")
-    theirs = _evaluate(hflm, shared)
+    hflm, theirs = hflm_run
     card = {"arch": "mamba", "tokenizer": {"kind": "hf", "path": str(shared / "tokenizers" / "gpt-neox-20b" / "tokenizer.json"),
                                            "eos": "<|endoftext|>"}}
     ours_lm = TitanEvalLM(card=card, checkpoint=str(hf_dir), device="cpu", batch_size=8)

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from titan_eval.loading import load
-from titan_eval.runner import RunOptions, run
+from run_helpers import run_json
+from titan_eval.runner import RunOptions
 
 
 def _lines(run_dir: Path) -> list[dict]:
@@ -17,7 +18,7 @@ def _lines(run_dir: Path) -> list[dict]:
 def _run(card: str, shared: Path, out: Path, **kw) -> tuple[Path, dict]:
     options = RunOptions(tasks=("arc_easy",), data_dir=str(shared / "data"), limit=kw.pop("limit", 50),
                          output_dir=str(out), **kw)
-    return run(load(card, device="cpu"), options)
+    return run_json(load(card, device="cpu"), options)
 
 
 @pytest.mark.parametrize("card", ["helix-tiny", "h64lm-tiny", "mamba-tiny"])

@@ -10,7 +10,8 @@ import titan_eval
 from suites_helpers import TOK
 from titan_eval.errors import DataError
 from titan_eval.loading import load
-from titan_eval.runner import RunOptions, run
+from run_helpers import run_json
+from titan_eval.runner import RunOptions
 from titan_eval.suites.bpb import bits_per_byte
 
 TEXT = "Grüße aus München! The cat sat on the mat.\nÜber 3 Brücken."
@@ -55,7 +56,7 @@ def test_run_bpb_records_tokens_bytes_and_rejects_non_utf8(tmp_path) -> None:
     path = tmp_path / "t.txt"
     path.write_text(TEXT, encoding="utf-8")
     loaded = load("mamba-tiny", device="cpu")
-    _, record = run(loaded, RunOptions(tasks=("bpb",), native={"text": str(path)}, output_dir=str(tmp_path / "r")))
+    _, record = run_json(loaded, RunOptions(tasks=("bpb",), native={"text": str(path)}, output_dir=str(tmp_path / "r")))
     meta = record["titan_eval"]["tasks"]["bpb"]
     assert meta["bytes"] == len(TEXT.encode()) and meta["tokens"] == len(TOK.encode(TEXT))
     expected = meta["nll_nats"] / (meta["bytes"] * math.log(2))
@@ -63,4 +64,4 @@ def test_run_bpb_records_tokens_bytes_and_rejects_non_utf8(tmp_path) -> None:
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"ok \xff\xfe")
     with pytest.raises(DataError, match="not UTF-8"):
-        run(loaded, RunOptions(tasks=("bpb",), native={"text": str(bad)}, output_dir=str(tmp_path / "r2")))
+        run_json(loaded, RunOptions(tasks=("bpb",), native={"text": str(bad)}, output_dir=str(tmp_path / "r2")))

@@ -8,7 +8,8 @@ import math
 import pytest
 
 from suites_helpers import TOK, BigramLM, loaded
-from titan_eval.runner import RunOptions, run
+from run_helpers import run_json
+from titan_eval.runner import RunOptions
 from titan_eval.suites.margin_math import lcp_split
 from titan_eval.suites.margins import score_probes
 from titan_eval.suites.probe_files import Probe, load_probes
@@ -110,7 +111,7 @@ def _run(tmp_path, model, name):
     path = tmp_path / "probes.yaml"
     path.write_text(HELIX_YAML)
     out = tmp_path / name
-    _, record = run(loaded(model), RunOptions(tasks=("fact_margins",), native={"probes": str(path)}, output_dir=str(out)))
+    _, record = run_json(loaded(model), RunOptions(tasks=("fact_margins",), native={"probes": str(path)}, output_dir=str(out)))
     lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
     return record, lines
 

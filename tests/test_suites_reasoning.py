@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from suites_helpers import TOK, BigramLM, loaded
 from titan_eval.cli.app import app
-from titan_eval.runner import RunOptions, run
+from run_helpers import run_json
+from titan_eval.runner import RunOptions
 from titan_eval.suites.contamination import ContaminationConfig, check, read_flagged
 from titan_eval.suites.suite_file import load_suite
 
@@ -47,7 +48,7 @@ def test_reasoning_run_scores_the_answer_after_the_closer(tmp_path) -> None:
     flags = tmp_path / "flagged.txt"
     flags.write_text("# contaminated\nq1\n")
     out = tmp_path / "run"
-    _, record = run(loaded(scripted_model()), RunOptions(
+    _, record = run_json(loaded(scripted_model()), RunOptions(
         tasks=("reasoning85",), output_dir=str(out), think={"think_budget": 12},
         native={"suite": str(suite), "contamination": str(flags), "answer_budget": 10}))
     lines = {ln["doc_id"]: ln for ln in map(json.loads, (out / "samples.jsonl").read_text().splitlines())}

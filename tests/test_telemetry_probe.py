@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from titan_eval.cli.app import app
 from titan_eval.engine import ScoreRequest, score
 from titan_eval.loading import load
-from titan_eval.runner import RunOptions, run
+from run_helpers import run_json
+from titan_eval.runner import RunOptions
 from titan_eval.telemetry import probe
 from titan_eval.telemetry.activations import ActivationRecorder
 from titan_eval.telemetry.routing import RouteRecorder
@@ -74,7 +75,7 @@ def test_probe_covers_the_think_span_of_a_suite_file(tmp_path: Path) -> None:
 
 def test_run_with_telemetry_writes_it_beside_run_json_and_leaves_no_hooks(tmp_path: Path) -> None:
     loaded = load("titan-tiny")
-    run_dir, record = run(loaded, RunOptions(tasks=("titan_sample",), limit=2, output_dir=str(tmp_path / "r"),
+    run_dir, record = run_json(loaded, RunOptions(tasks=("titan_sample",), limit=2, output_dir=str(tmp_path / "r"),
                                              telemetry=True))
     stored = json.loads((run_dir / "run.json").read_text())["titan_eval"]["telemetry"]
     assert stored["report"] == "telemetry.md" and (run_dir / "telemetry.json").is_file()

@@ -13,7 +13,7 @@ from titan_eval.loading import load
 from titan_eval.telemetry import anatomy, vault
 from titan_eval.telemetry.activations import ActivationRecord
 from titan_eval.telemetry.routing import RouteRecorder, Span
-from titan_eval.telemetry.taps import RouteTap
+from titan_eval.models.taps import RouteTap
 
 
 class FixedRouter(nn.Module):

@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from titan_eval.loading import load
-from titan_eval.runner import RunOptions, run
+from run_helpers import run_json
+from titan_eval.runner import RunOptions
 from titan_eval.think_stats import LockRule, attractor_period
 
 
 def _run(card: str, shared: Path, out: Path, **kw) -> tuple[Path, dict]:
     options = RunOptions(tasks=(kw.pop("task", "arc_challenge"),), data_dir=str(shared / "data"),
                          limit=kw.pop("limit", 30), output_dir=str(out), **kw)
-    return run(load(card, device="cpu"), options)
+    return run_json(load(card, device="cpu"), options)
 
 
 def _traces(run_dir: Path) -> list[dict]:
@@ -118,6 +119,6 @@ def test_progress_hears_every_generated_token(shared: Path, tmp_path: Path) -> N
     heard: list[int] = []
     options = RunOptions(tasks=("arc_easy",), modes=("cot",), data_dir=str(shared / "data"), limit=5,
                          output_dir=str(tmp_path / "p"), think={"think_budget": 7})
-    out, _ = run(load("mamba-tiny", device="cpu"), options, progress=heard.append)
+    out, _ = run_json(load("mamba-tiny", device="cpu"), options, progress=heard.append)
     generated = sum(t["length"] + (t["stop_reason"] != "forced") for t in _traces(out))  # + the stop token
     assert sum(heard) == generated > 0

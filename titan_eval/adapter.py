@@ -17,13 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+from lm_eval.api import registry as lm_eval_registry
 from lm_eval.api.model import TemplateLM
-from lm_eval.api.registry import register_model
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
 from titan_eval.engine import GenerationConfig, ScoreRequest, TokenCounter, generate, score
 from titan_eval.errors import TokenizerError, UsageError
+from titan_eval.lm_eval_hook import register_placeholder
 from titan_eval.loading import LoadedModel, load
+from titan_eval.seeding import derived_seed
 
 DEFAULT_MAX_LENGTH = 2048
 
@@ -40,11 +42,10 @@ def _as_bool(value: Any) -> bool:
     return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 
 
-@register_model("titan-eval", "titan_eval")
 class TitanEvalLM(TemplateLM):
     """lm-eval model backed by a titan-eval card. Keyword args (all strings allowed, as from --model_args):
     card, checkpoint, tokenizer, device, dtype, batch_size, mode (ll|think), reuse_prefix, trust_checkpoint,
-    kernels (auto|torch|kernel), max_length, think_budget, seed."""
+    kernels (auto|torch|kernel), max_length, think_budget, list_choices, seed."""
 
     def __init__(
         self,
@@ -60,6 +61,7 @@ class TitanEvalLM(TemplateLM):
         kernels: str = "auto",
         max_length: int | str | None = None,
         think_budget: int | str = 256,
+        list_choices: bool | str = True,
         seed: int | str = 0,
         loaded: LoadedModel | None = None,
         think_options: Any = None,
@@ -87,7 +89,8 @@ class TitanEvalLM(TemplateLM):
         if mode == "think":
             from titan_eval.think import ThinkOptions
 
-            self.think_options = think_options or ThinkOptions.from_card(self.loaded.card, think_budget=int(think_budget))
+            self.think_options = think_options or ThinkOptions.from_card(
+                self.loaded.card, think_budget=int(think_budget), list_choices=_as_bool(list_choices))
         else:
             self.think_options = None
 
@@ -113,10 +116,14 @@ class TitanEvalLM(TemplateLM):
 
     def _loglikelihood_tokens(self, requests: list, disable_tqdm: bool = False, **kwargs: Any) -> list[tuple[float, bool]]:
         pairs = [self._truncate(ctx, cont) for _, ctx, cont in requests]
+        instances = getattr(self, "_instances", None) or None
         if self.mode == "think":
-            from titan_eval.think import think_then_score
+            from titan_eval.think import ThinkScoring, think_then_score
 
-            results = think_then_score(self, pairs, getattr(self, "_instances", None))
+            settings = ThinkScoring(self.seed, self.batch_size_value, self.reuse_prefix, self.counter, self.progress)
+            results, traces = think_then_score(self.model, self.tok, self.think_options, pairs,
+                                               self._choice_docs(pairs, instances), settings)
+            self.log.think.update(traces)
         else:
             reqs = [ScoreRequest(tuple(c), tuple(x)) for c, x in pairs]
             results = score(self.model, reqs, self.batch_size_value, self.reuse_prefix, self.counter)
@@ -124,6 +131,20 @@ class TitanEvalLM(TemplateLM):
             self.log.n_tokens[(inst.task_name, inst.doc_id, inst.idx)] = len(cont)
         self._instances = []
         return [(r.logprob, r.is_greedy) for r in results]
+
+    def _choice_docs(self, pairs: list[tuple[list[int], list[int]]], instances: list | None) -> list:
+        """Think mode's view of each pair: its document's context text and choices (from lm-eval's Instances),
+        or the decoded context ids when called without Instances."""
+        from titan_eval.think import ChoiceDoc
+
+        if not instances:
+            return [ChoiceDoc(None, k, self.tok.decode(ctx)) for k, (ctx, _) in enumerate(pairs)]
+        choices: dict[tuple[Any, Any], dict[int, str]] = {}
+        for inst in instances:
+            choices.setdefault((inst.task_name, inst.doc_id), {})[inst.idx] = inst.args[1]
+        return [ChoiceDoc(inst.task_name, inst.doc_id, inst.args[0],
+                          tuple(v for _, v in sorted(choices[(inst.task_name, inst.doc_id)].items())), inst.idx)
+                for inst in instances]
 
     def _truncate(self, ctx: list[int], cont: list[int]) -> tuple[list[int], list[int]]:
         """Left-truncate like lm-eval: the scored row (ctx + cont)[:-1] keeps at most max_length tokens."""
@@ -163,7 +184,8 @@ class TitanEvalLM(TemplateLM):
                 mask_vocab_from=self.loaded.card.generation.get("mask_vocab_from"),
             )
             prompts = [self.tok_encode(requests[i].args[0])[-self.max_length:] for i in members]
-            seeds = [self.seed * 1_000_003 + i for i in members]
+            seeds = [derived_seed(self.seed, getattr(requests[i], "task_name", None), getattr(requests[i], "doc_id", i),
+                                  "generate") for i in members]
             gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
                             progress=self.progress)
             for i, g in zip(members, gens):
@@ -176,3 +198,6 @@ class TitanEvalLM(TemplateLM):
         return {"titan_eval_card": self.loaded.card.name, "checkpoint_sha256": prov["checkpoint_sha256"],
                 "tokenizer_fingerprint": prov["tokenizer"]["fingerprint"], "backend": prov["backend"],
                 "dtype": prov["dtype"], "mode": self.mode}
+
+
+register_placeholder(lm_eval_registry)  # the one registration (lm_eval_hook): "titan-eval" → this class, lazily

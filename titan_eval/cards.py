@@ -9,6 +9,8 @@ Schema (every key but `name` and `arch` optional):
     checkpoint: null                  # null = seeded random init; a path; hf://org/repo/file
     init_seed: 0                      # seed for random init (when checkpoint is null)
     tokenizer: {kind: byte|hf|sentencepiece, path: ..., added_tokens: [...], eos: ..., add_bos: false}
+                                      # absent: the checkpoint directory's tokenizer.json, else byte
+                                      # (titan_eval.tokenizer_discovery; also fills a missing hf eos)
     prompt:                           # think-then-answer / chat formatting
       template: "User: {question}\\nAssistant:"
       think_open: " <think>\\n"       # appended to the template to open a think block (null: no think block)
@@ -72,7 +74,7 @@ class ModelCard:
             raise UsageError(f"{source}: a model card needs an 'arch'")
         data = dict(raw)
         data.setdefault("name", Path(source).stem if source != "<dict>" else str(data["arch"]))
-        tok = dict(data.get("tokenizer") or {})
+        tok = dict(data.get("tokenizer") or {"kind": "auto"})  # none named: from the checkpoint dir, else byte
         bad = sorted(set(tok) - {f.name for f in fields(TokenizerSpec)})
         if bad:
             raise UsageError(f"{source}: unknown tokenizer key(s) {', '.join(bad)}")

@@ -20,6 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from titan_eval.errors import CheckpointError
+from titan_eval.hashing import sha256_file
 
 STATE_DICT_ENTRIES = ("model", "model_state_dict", "state_dict")
 STRIPPED_PREFIXES = ("_orig_mod.", "module.")
@@ -32,15 +33,6 @@ class CheckpointFiles:
     weights: tuple[Path, ...]
     config: dict[str, Any] | None
     sha256: str
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fetch_hf(spec: str) -> Path:

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -16,6 +16,7 @@ from titan_eval.checkpoints import load_strict, locate, read_file
 from titan_eval.errors import CheckpointError, TokenizerError, UsageError
 from titan_eval.models.base import LanguageModel
 from titan_eval.models.registry import get_architecture
+from titan_eval.tokenizer_discovery import discover_tokenizer
 from titan_eval.tokenizers import Tokenizer, TokenizerSpec, build_tokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -45,9 +46,8 @@ class LoadedModel:
             "dtype": str(self.dtype).replace("torch.", ""),
             "device": str(self.device),
             "backend": self.model.backend,
-            "capabilities": {"recurrent_state": self.model.capabilities.recurrent_state,
-                             "routing": self.model.capabilities.routing,
-                             "kernels": list(self.model.capabilities.kernels)},
+            "capabilities": {**asdict(self.model.capabilities), "kernels": list(self.model.capabilities.kernels),
+                             "blackboard": list(self.model.capabilities.blackboard)},
             "n_parameters": sum(p.numel() for p in self.model.parameters()),
         }
 
@@ -63,13 +63,14 @@ def tokenizer_override(spec: TokenizerSpec, ref: str) -> TokenizerSpec:
 def resolve_card(
     card: str | Mapping[str, Any] | ModelCard, checkpoint: str | Path | None, tokenizer: str | None
 ) -> ModelCard:
-    """The card `card` names, with `--checkpoint` / `--tokenizer` overrides applied."""
+    """The card `card` names, with `--checkpoint` / `--tokenizer` overrides applied and the tokenizer completed
+    from the checkpoint directory (`titan_eval.tokenizer_discovery`)."""
     card = load_card(card)
     if checkpoint is not None:
         card = replace(card, checkpoint=str(checkpoint))
     if tokenizer is not None:
         card = replace(card, tokenizer=tokenizer_override(card.tokenizer, tokenizer))
-    return card
+    return replace(card, tokenizer=discover_tokenizer(card.tokenizer, card.checkpoint))
 
 
 def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
@@ -117,8 +118,7 @@ def load(
             f"tokenizer {tok.name} emits {tok.size} ids but the model has {model.vocab_size} logit rows: wrong tokenizer?"
         )
     model = model.to(device=place, dtype=DTYPES[dtype_name]).eval()
-    if hasattr(model, "set_kernel_policy"):
-        model.set_kernel_policy(kernels)
+    model.set_kernel_policy(kernels)
     return LoadedModel(model=model, tokenizer=tok, card=card, checkpoint_sha256=sha, device=place, dtype=DTYPES[dtype_name])
 
 

@@ -1,26 +1,35 @@
-"""Think-then-answer (`--cot`): per document, prompt with the card's format (preamble + the task's context as
-the question) and its think opener; generate a trace until the think closer, EOS, or the think budget (then the
-block is closed for the model and the trace marked `forced`); score every choice after
-prompt + trace + closer + answer cue. One trace per unique context, generated once and shared by all choices
-(the scoring engine runs the shared context once for recurrent models). With `samples` = K > 1, K seeded traces
-per document are drawn and each choice's log-likelihood is the mean over the K traces; the per-trace choice
-log-probs are kept so the runner can report mean per-trace accuracy with its stderr.
+"""The think pipeline, shared by `--cot` scoring (the adapter), the open-question suites (`suites.think_answer`)
+and the probe: a prompt in the card's format, a think trace generated until the closer, EOS or the budget (then the
+block is closed for the model and the trace marked `forced`), and what follows it.
 
-lm-eval cannot chain generation into log-likelihood scoring; this runs inside the adapter, and the traces go to
-the adapter's `RequestLog` (sidecar of lm-eval's sample log).
+`--cot` on multiple-choice tasks (`think_then_score`): per document, prompt = card template around
+[preamble, the task's context, and — with `list_choices` (default) — a line `Choices: (A) c1 (B) c2 …`] plus the
+think opener; one trace per unique context (K seeded traces with `samples` = K), then every choice is scored after
+prompt + trace + closer + answer cue. With `list_choices`, a trailing `Answer:` of the task's prompt (lm-eval's ARC
+`Question: …\nAnswer:`) is dropped from the question: the answer comes after the think block, after the card's cue. With K > 1 each
+choice's log-likelihood is the mean over the K traces; the per-trace choice log-probs are kept so the runner can
+report mean per-trace accuracy with its stderr.
+
+Seeds: one per (run seed, task, doc id, sample index) via `derived_seed`, so a trace never depends on batching.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from titan_eval.cards import ModelCard
-from titan_eval.engine import GenerationConfig, ScoreRequest, ScoreResult, generate, score
+from titan_eval.engine import Generation, GenerationConfig, ScoreRequest, ScoreResult, TokenCounter, generate, score
 from titan_eval.errors import UsageError
+from titan_eval.models.base import LanguageModel
 from titan_eval.seeding import derived_seed
+from titan_eval.tokenizers import Tokenizer
 
 DEFAULT_PREAMBLE = "Answer the following multiple choice question."
+CHOICE_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+TASK_ANSWER_CUE = re.compile(r"\s*\bAnswer:\s*$")
+"""A task prompt's trailing answer cue (lm-eval's ARC `…\nAnswer:`), moved after the think block when listing choices."""
 
 
 @dataclass(frozen=True)
@@ -32,6 +41,7 @@ class ThinkOptions:
     think_close: str = "</think>"
     answer_cue: str = "\nAnswer:"
     preamble: str = DEFAULT_PREAMBLE
+    list_choices: bool = True  # multiple choice: show the choices as "Choices: (A) … (B) …" after the question
     think_budget: int = 256
     min_think: int = 0
     temperature: float = 0.0
@@ -54,68 +64,151 @@ class ThinkOptions:
         if bad:
             raise UsageError(f"unknown think option(s): {', '.join(bad)}")
         opts = replace(base, **{k: v for k, v in overrides.items() if v is not None})
-        if opts.think_budget < 1:
-            raise UsageError("--think-budget must be at least 1")
-        if opts.samples < 1 or (opts.samples > 1 and opts.temperature <= 0):
-            raise UsageError("--samples K needs K >= 1, and K > 1 needs --temperature > 0 (greedy traces are identical)")
+        opts.validate()
         return opts
+
+    def validate(self) -> None:
+        """`UsageError` for settings no run can use."""
+        if self.think_budget < 1:
+            raise UsageError("--think-budget must be at least 1")
+        if self.min_think < 0 or self.min_think > self.think_budget:
+            raise UsageError("--min-think must lie between 0 and --think-budget")
+        if self.samples < 1 or (self.samples > 1 and self.temperature <= 0):
+            raise UsageError("--samples K needs K >= 1, and K > 1 needs --temperature > 0 (greedy traces are identical)")
+        if "{question}" not in self.template:
+            raise UsageError("a prompt template must contain {question}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def prompt(self, context: str) -> str:
-        """The text before the trace for a task context."""
-        question = f"{self.preamble}\n{context}" if self.preamble else context
-        return self.template.format(question=question) + self.think_open
+    def question(self, context: str, choices: Sequence[str] = ()) -> str:
+        """The question text the template wraps: preamble, context, and the choice line when listing choices."""
+        if self.list_choices and choices:
+            body = TASK_ANSWER_CUE.sub("", context.rstrip())
+            body += "\nChoices: " + " ".join(f"({CHOICE_LETTERS[i % 26]}) {c.strip()}" for i, c in enumerate(choices))
+        else:
+            body = context
+        return f"{self.preamble}\n{body}" if self.preamble else body
+
+    def prompt(self, context: str, choices: Sequence[str] = ()) -> str:
+        """The text before the trace."""
+        return self.template.format(question=self.question(context, choices)) + self.think_open
+
+    def generation_config(self, tok: Tokenizer, budget: int | None = None) -> GenerationConfig:
+        """Decoding settings of the think phase: stop at the closer (its id, or its text when it has none) or EOS."""
+        close_id = tok.special_ids.get(self.think_close)
+        stop_ids = tuple(i for i in (close_id, tok.eos_id) if i is not None)
+        return GenerationConfig(
+            max_new_tokens=self.think_budget if budget is None else budget, stop_ids=stop_ids,
+            stop_strings=() if close_id is not None else (self.think_close,),
+            temperature=self.temperature, top_p=self.top_p, top_k=self.top_k,
+            repetition_penalty=self.repetition_penalty, penalty_window=self.penalty_window,
+            min_new_tokens=self.min_think, mask_vocab_from=self.mask_vocab_from)
+
+    def closer_ids(self, tok: Tokenizer) -> list[int]:
+        """Ids of closer + answer cue, appended after every trace that did not end with EOS."""
+        return tok.encode(self.think_close + self.answer_cue)
 
 
-def think_then_score(lm: Any, pairs: Sequence[tuple[list[int], list[int]]], instances: Sequence[Any] | None) -> list:
-    """Generate one trace per unique context of `pairs` (ctx ids, continuation ids), then score each
-    continuation after the trace. `lm` is a TitanEvalLM (model, tokenizer, options, log)."""
-    opts: ThinkOptions = lm.think_options
-    tok = lm.tok
-    contexts: dict[tuple[int, ...], tuple[str, Any, Any]] = {}
-    for k, (ctx, _) in enumerate(pairs):
-        if tuple(ctx) in contexts:
-            continue
-        inst = instances[k] if instances else None
-        text = inst.args[0] if inst is not None else tok.decode(ctx)
-        contexts[tuple(ctx)] = (text, getattr(inst, "task_name", None), getattr(inst, "doc_id", k))
-    keys = [(c, k) for c in contexts for k in range(opts.samples)]
-    prompts = {c: tok.encode(opts.prompt(contexts[c][0])) for c in contexts}
-    close_id = tok.special_ids.get(opts.think_close)
-    stop_ids = tuple(i for i in (close_id, tok.eos_id) if i is not None)
-    config = GenerationConfig(
-        max_new_tokens=opts.think_budget, stop_ids=stop_ids,
-        stop_strings=() if close_id is not None else (opts.think_close,),
-        temperature=opts.temperature, top_p=opts.top_p, top_k=opts.top_k,
-        repetition_penalty=opts.repetition_penalty, penalty_window=opts.penalty_window,
-        min_new_tokens=opts.min_think, mask_vocab_from=opts.mask_vocab_from)
-    seeds = [derived_seed(lm.seed, contexts[c][1], contexts[c][2], k) for c, k in keys]
-    gens = generate(lm.model, tok, [prompts[c] for c, _ in keys], config, seeds, lm.batch_size_value, lm.reuse_prefix,
-                    progress=lm.progress)
-    scored_ctx: dict[tuple[tuple[int, ...], int], tuple[int, ...]] = {}
-    traces: dict[tuple[int, ...], list[dict[str, Any]]] = {c: [] for c in contexts}
-    for (c, k), seed, gen in zip(keys, seeds, gens):
-        trace_ids = list(gen.ids[:-1]) if gen.stop_reason == "stop_id" else list(gen.ids)
+@dataclass(frozen=True)
+class Trace:
+    """One think trace: its text and ids (closer excluded), why it ended (closed | forced | eos), its length,
+    the probability of the closer when it fired, and the seed it was sampled with."""
+
+    text: str
+    ids: tuple[int, ...]
+    stop_reason: str
+    length: int
+    p_close: float | None
+    seed: int | None = None
+
+    @classmethod
+    def from_generation(cls, gen: Generation, tok: Tokenizer, think_close: str, seed: int | None = None) -> "Trace":
+        close_id = tok.special_ids.get(think_close)
+        ids = list(gen.ids[:-1]) if gen.stop_reason == "stop_id" else list(gen.ids)
         if gen.stop_reason == "stop_string":  # closer spelled in several tokens: re-encode the cut text
-            trace_ids = tok.encode(gen.text)
-        reason = {"stop_id": "closed" if gen.stop_id == close_id else "eos", "stop_string": "closed"}.get(gen.stop_reason, "forced")
-        scored_ctx[(c, k)] = tuple(prompts[c] + trace_ids + tok.encode(opts.think_close + opts.answer_cue))
-        traces[c].append({"text": tok.decode(trace_ids), "ids": trace_ids, "stop_reason": reason,
-                          "length": len(trace_ids), "p_close": gen.p_stop if reason == "closed" else None, "seed": seed})
-    requests = [ScoreRequest(scored_ctx[(tuple(ctx), k)], tuple(cont)) for ctx, cont in pairs for k in range(opts.samples)]
-    flat = score(lm.model, requests, lm.batch_size_value, lm.reuse_prefix, lm.counter)
-    per_pair = [flat[i * opts.samples:(i + 1) * opts.samples] for i in range(len(pairs))]
-    for c, (_, task, doc_id) in contexts.items():
-        entry = dict(traces[c][0])
-        if opts.samples > 1:
-            entry["samples"] = traces[c]
+            ids = tok.encode(gen.text)
+        reason = "forced"
+        if gen.stop_reason == "stop_string" or (gen.stop_reason == "stop_id" and gen.stop_id == close_id):
+            reason = "closed"
+        elif gen.stop_reason == "stop_id":
+            reason = "eos"
+        return cls(tok.decode(ids), tuple(ids), reason, len(ids), gen.p_stop if reason == "closed" else None, seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["ids"] = list(self.ids)
+        return out
+
+
+def generate_traces(model: LanguageModel, tok: Tokenizer, opts: ThinkOptions, prompts: Sequence[Sequence[int]],
+                    seeds: Sequence[int], batch_size: int, use_state: bool = True,
+                    progress: Callable[[int], None] | None = None) -> list[Trace]:
+    """One trace per prompt (ids), in input order; `seeds[i]` seeds prompt i's sampling."""
+    gens = generate(model, tok, prompts, opts.generation_config(tok), seeds, batch_size, use_state, progress=progress)
+    return [Trace.from_generation(g, tok, opts.think_close, s) for g, s in zip(gens, seeds)]
+
+
+@dataclass(frozen=True)
+class ChoiceDoc:
+    """One scored pair's document as think mode sees it: the task's context text, all its choices, and which
+    choice this pair scores."""
+
+    task: str | None
+    doc_id: Any
+    context: str
+    choices: tuple[str, ...] = ()
+    choice: int = 0
+
+
+@dataclass(frozen=True)
+class ThinkScoring:
+    """Engine settings for `think_then_score`."""
+
+    seed: int = 0
+    batch_size: int = 8
+    reuse_prefix: bool = True
+    counter: TokenCounter | None = None
+    progress: Callable[[int], None] | None = None
+
+
+def think_then_score(model: LanguageModel, tok: Tokenizer, opts: ThinkOptions,
+                     pairs: Sequence[tuple[Sequence[int], Sequence[int]]], docs: Sequence[ChoiceDoc],
+                     settings: ThinkScoring) -> tuple[list[ScoreResult], dict[tuple[Any, Any], dict[str, Any]]]:
+    """Score each (context ids, continuation ids) pair after a think trace for its document.
+
+    `docs[i]` describes pair i's document (pairs of one document share a context). Returns the results (input
+    order; with K traces the mean log-prob over them) and the think record per (task, doc_id): the prompt, the
+    first trace's fields, and with K > 1 every trace and each choice's per-trace log-probs."""
+    first: dict[tuple[int, ...], ChoiceDoc] = {}
+    for (ctx, _), doc in zip(pairs, docs):
+        first.setdefault(tuple(ctx), doc)
+    k_samples = opts.samples
+    keys = [(c, k) for c in first for k in range(k_samples)]
+    prompt_text = {c: opts.prompt(d.context, d.choices) for c, d in first.items()}
+    prompts = {c: tok.encode(text) for c, text in prompt_text.items()}
+    seeds = [derived_seed(settings.seed, first[c].task, first[c].doc_id, k) for c, k in keys]
+    traces = generate_traces(model, tok, opts, [prompts[c] for c, _ in keys], seeds, settings.batch_size,
+                             settings.reuse_prefix, settings.progress)
+    closer = opts.closer_ids(tok)
+    scored_ctx = {key: tuple(prompts[key[0]] + list(t.ids) + closer) for key, t in zip(keys, traces)}
+    by_ctx: dict[tuple[int, ...], list[Trace]] = {c: [] for c in first}
+    for (c, _), t in zip(keys, traces):
+        by_ctx[c].append(t)
+    requests = [ScoreRequest(scored_ctx[(tuple(ctx), k)], tuple(cont)) for ctx, cont in pairs for k in range(k_samples)]
+    flat = score(model, requests, settings.batch_size, settings.reuse_prefix, settings.counter)
+    per_pair = [flat[i * k_samples:(i + 1) * k_samples] for i in range(len(pairs))]
+    record: dict[tuple[Any, Any], dict[str, Any]] = {}
+    for c, doc in first.items():
+        entry = {"prompt": prompt_text[c], **by_ctx[c][0].to_dict()}
+        if k_samples > 1:
+            entry["samples"] = [t.to_dict() for t in by_ctx[c]]
             entry["choice_logprobs"] = {}  # choice index → log-prob after each trace
-        lm.log.think[(task, doc_id)] = entry
-    for k, res in enumerate(per_pair):
-        inst = instances[k] if instances else None
-        if opts.samples > 1 and inst is not None:
-            lm.log.think[(inst.task_name, inst.doc_id)]["choice_logprobs"][inst.idx] = [r.logprob for r in res]
-    return [ScoreResult(sum(r.logprob for r in res) / len(res), all(r.is_greedy for r in res), res[0].n_tokens,
-                        res[0].token_logprobs) for res in per_pair]
+        record[(doc.task, doc.doc_id)] = entry
+    if k_samples > 1:
+        for doc, res in zip(docs, per_pair):
+            entry = record[(doc.task, doc.doc_id)]
+            entry["choice_logprobs"][doc.choice] = [r.logprob for r in res]
+    results = [ScoreResult(sum(r.logprob for r in res) / len(res), all(r.is_greedy for r in res), res[0].n_tokens,
+                           res[0].token_logprobs) for res in per_pair]
+    return results, record

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Sequence
 
 from titan_eval.errors import TokenizerError
+from titan_eval.hashing import sha256_file
 
 
 @dataclass(frozen=True)
 class TokenizerSpec:
     """How a card names its tokenizer."""
 
-    kind: str = "byte"  # byte | hf | sentencepiece
+    kind: str = "byte"  # byte | hf | sentencepiece | auto (resolved by titan_eval.tokenizer_discovery; else byte)
     path: str | None = None  # file path (hf: tokenizer.json or a hub id; sentencepiece: .model file)
     added_tokens: tuple[str, ...] = ()  # appended as special tokens in order (ids follow the base vocab)
     eos: str | None = None  # the end-of-sequence piece
@@ -133,7 +134,7 @@ class HFTokenizer(Tokenizer):
                 self._tok = RustTokenizer.from_file(str(file))
             except Exception as err:
                 raise TokenizerError(f"{file}: not a tokenizers JSON file ({err})") from err
-            self.fingerprint = _sha256(file)
+            self.fingerprint = sha256_file(file)
         else:
             if "/" not in path or path.startswith((".", "/")):
                 raise TokenizerError(f"tokenizer file not found: {file}")
@@ -179,7 +180,7 @@ class SentencePieceTokenizer(Tokenizer):
         except Exception as err:
             raise TokenizerError(f"{file}: not a SentencePiece model ({err})") from err
         self.name = str(path)
-        self.fingerprint = _sha256(file)
+        self.fingerprint = sha256_file(file)
         specials = {}
         for tok in added_tokens:
             pid = self._sp.piece_to_id(tok)
@@ -212,13 +213,9 @@ class SentencePieceTokenizer(Tokenizer):
         return self._sp.get_piece_size()
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build_tokenizer(spec: TokenizerSpec) -> Tokenizer:
     """Construct the tokenizer a card describes; `TokenizerError` on unknown kinds or unreadable files."""
-    if spec.kind == "byte":
+    if spec.kind in ("byte", "auto"):
         return ByteTokenizer(spec.added_tokens, spec.eos)
     if spec.path is None:
         raise TokenizerError(f"tokenizer kind {spec.kind!r} needs a path (use --tokenizer)")
@@ -226,4 +223,4 @@ def build_tokenizer(spec: TokenizerSpec) -> Tokenizer:
         return HFTokenizer(spec.path, spec.added_tokens, spec.eos, spec.add_bos)
     if spec.kind == "sentencepiece":
         return SentencePieceTokenizer(spec.path, spec.added_tokens, spec.eos, spec.add_bos)
-    raise TokenizerError(f"unknown tokenizer kind {spec.kind!r}; use byte, hf or sentencepiece")
+    raise TokenizerError(f"unknown tokenizer kind {spec.kind!r}; use byte, hf, sentencepiece or auto")

@@ -10,12 +10,11 @@ import sys
 os.environ.setdefault("TQDM_DISABLE", "1")  # lm-eval's / datasets' bars; the CLI shows its own status
 
 import typer
-from rich.console import Console
 
+from titan_eval.cli.errors import report
 from titan_eval.errors import TitanEvalError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Trustworthy evaluation of small custom LMs.")
-err_console = Console(stderr=True)
 
 COMMAND_MODULES = (
     "titan_eval.cli.run_cmd",
@@ -43,9 +42,11 @@ _register_all()
 def main() -> None:
     """Console entry point: run the app; a `TitanEvalError` prints one line and exits with its code."""
     try:
-        app(standalone_mode=False)
-    except TitanEvalError as err:
-        err_console.print(f"[bold red]error:[/] {err}", highlight=False, soft_wrap=True)
+        code = app(standalone_mode=False)  # click returns a command's typer.Exit code instead of raising it
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except TitanEvalError as err:  # raised outside a command (commands map their own: cli.errors)
+        report(err)
         sys.exit(err.exit_code)
     except (typer.Exit, SystemExit) as done:
         code = getattr(done, "exit_code", getattr(done, "code", 0))

@@ -6,6 +6,8 @@ import json
 
 import typer
 
+from titan_eval.cli.errors import exits_on_error
+
 
 def models_command() -> None:
     """List the model cards in model/."""
@@ -32,6 +34,6 @@ def env_command() -> None:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("models")(models_command)
-    app.command("tasks")(tasks_command)
-    app.command("env")(env_command)
+    app.command("models")(exits_on_error(models_command))
+    app.command("tasks")(exits_on_error(tasks_command))
+    app.command("env")(exits_on_error(env_command))

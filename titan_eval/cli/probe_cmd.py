@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
-from titan_eval.cli.options import BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, TokenizerOpt, TrustOpt
+from titan_eval.cli.errors import exits_on_error
+from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
+                                    TokenizerOpt, TrustOpt)
 from titan_eval.paths import RESULTS_DIR
 
 console = Console(stderr=True)
@@ -31,16 +33,20 @@ def probe_command(
     trust_checkpoint: TrustOpt = False,
     kernels: KernelsOpt = "auto",
     batch_size: BatchOpt = 8,
+    seed: SeedOpt = 0,
+    temperature: Annotated[float, typer.Option(help="think/answer spans: 0 = greedy; > 0 samples with per-prompt seeds.")] = 0.0,
 ) -> None:
     """Routing anatomy, arm collapse, blackboard KL, signal growth and the termination vault, with plots."""
     from titan_eval.loading import load
+    from titan_eval.seeding import seed_everything
     from titan_eval.telemetry.probe import ProbeOptions, resolve_suite, run_probe
     from titan_eval.telemetry.report import write_report
 
     opts = ProbeOptions(span=span, positions=positions, think_budget=think_budget, answer_budget=answer_budget,
-                        batch_size=batch_size, per_category=per_category)
-    loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
+                        batch_size=batch_size, per_category=per_category, seed=seed, temperature=temperature)
     prompts, source = resolve_suite(suite)
+    seed_everything(seed)
+    loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
     out = Path(output) if output else RESULTS_DIR / f"probe-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{loaded.card.name}"
     with console.status(f"probing {loaded.card.name} on {len(prompts)} prompts ({source})"):
         numbers = write_report(out, run_probe(loaded, prompts, opts, source))
@@ -48,4 +54,4 @@ def probe_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("probe")(probe_command)
+    app.command("probe")(exits_on_error(probe_command))

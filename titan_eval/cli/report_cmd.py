@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from titan_eval.cli.errors import exits_on_error
 from titan_eval.errors import GateRegression, IncomparableRunsError, UsageError
 from titan_eval.report import CompareConfig, GateConfig, compare_runs, evaluate_gate, load_literature, load_run
 from titan_eval.report.gate import incomparable_markdown
@@ -91,5 +92,5 @@ def gate(
 
 def register(app: typer.Typer) -> None:
     """Add `compare` and `gate` to the app."""
-    app.command("compare")(compare)
-    app.command("gate")(gate)
+    app.command("compare")(exits_on_error(compare))
+    app.command("gate")(exits_on_error(gate))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from titan_eval.cli.errors import exits_on_error
 from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
                                     TokenizerOpt, TrustOpt)
+from titan_eval.cards import ModelCard
 from titan_eval.errors import UsageError
 
 console = Console(stderr=True)
@@ -40,6 +43,7 @@ def run_command(
     repetition_penalty: Annotated[float, typer.Option(help="cot: sign-aware penalty (1.0 = off).")] = 1.0,
     penalty_window: Annotated[int, typer.Option(help="cot: generated tokens the penalty looks back over.")] = 20,
     samples: Annotated[int, typer.Option(help="cot: K seeded traces per doc (needs --temperature > 0); mean ± CI.")] = 1,
+    list_choices: Annotated[bool, typer.Option("--list-choices/--no-list-choices", help="cot: show the choices as 'Choices: (A) … (B) …' in the prompt.")] = True,
     template: Annotated[Optional[str], typer.Option(help="Prompt template for cot/suites: a name (helix-v2, plain-qa-de, raw) or text with {question}.")] = None,
     preamble: Annotated[Optional[str], typer.Option(help="cot: text before each question (default: a one-line instruction).")] = None,
     suite: Annotated[Optional[str], typer.Option(help="reasoning85: a suite JSONL file in the documented schema.")] = None,
@@ -49,7 +53,9 @@ def run_command(
     answer_budget: Annotated[Optional[int], typer.Option(help="reasoning85: max answer tokens after the think closer (default 32).")] = None,
     telemetry: Annotated[bool, typer.Option(help="Also write mechanistic telemetry (numbers + plots) beside the run.")] = False,
     no_prefix_reuse: Annotated[bool, typer.Option(help="Run every choice's full row (for checking reuse).")] = False,
-    output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>).")] = None,
+    output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>); an unfinished run there is resumed.")] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue the killed/failed run in this folder (same options and model, else exit 2).")] = None,
+    allow_invalid: Annotated[bool, typer.Option(help="Score around documents with NaN/Inf log-likelihoods (counted in run.json) instead of exit 3.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print run.json's results to stdout instead of the table.")] = False,
 ) -> None:
     """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
@@ -60,23 +66,30 @@ def run_command(
     modes = tuple((mode or ("cot" if cot else "ll")).split(","))
     if cot and mode and "cot" not in modes:
         raise UsageError("--cot contradicts --mode")
-    loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
-    if template is not None:
-        loaded.card = with_template(loaded.card, template)
+    if resume and output and resume != output:
+        raise UsageError("--resume DIR and --output name different folders")
     options = RunOptions(tasks=tuple(tasks), modes=modes, data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
-                         batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=output,
+                         batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=resume or output,
+                         resume=resume is not None, allow_invalid=allow_invalid,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
-                                "penalty_window": penalty_window, "preamble": preamble, "samples": samples},
+                                "penalty_window": penalty_window, "preamble": preamble, "samples": samples,
+                                "list_choices": list_choices},
                          native={k: v for k, v in {"suite": suite, "probes": probes, "text": text, "contamination": contamination,
                                                     "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
+    options.validate()  # everything that needs no model, before it loads
+    if template is not None:
+        resolve_template(template)  # an unknown name fails now, not after the model loaded
+    loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
+    if template is not None:
+        loaded.card = with_template(loaded.card, template)
     with generation_progress(f"{loaded.card.name}: {', '.join(tasks)}") as progress:
         run_dir, record = run(loaded, options, progress)
     if json_out:
         import json
 
-        typer.echo(json.dumps(record["results"], indent=2))
+        typer.echo(json.dumps(record.to_json()["results"], indent=2))
     else:
         typer.echo(markdown_summary(record))
     console.print(f"run stored in {run_dir}", highlight=False)
@@ -98,15 +111,17 @@ def generation_progress(label: str) -> Iterator[Callable[[int], None]]:
         yield advance
 
 
-def with_template(card, template: str):  # type: ignore[no-untyped-def]
-    """The card with its prompt template replaced by a named template or a literal containing {question}."""
-    from dataclasses import replace
-
+def resolve_template(template: str) -> str:
+    """A named template (titan_eval.chat_templates) or a literal containing {question}."""
     from titan_eval.chat_templates import prompt_template
 
-    text = template if "{question}" in template else prompt_template(template)
-    return replace(card, prompt=replace(card.prompt, template=text))
+    return template if "{question}" in template else prompt_template(template)
+
+
+def with_template(card: ModelCard, template: str) -> ModelCard:
+    """The card with its prompt template replaced by a named template or a literal containing {question}."""
+    return replace(card, prompt=replace(card.prompt, template=resolve_template(template)))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("run")(run_command)
+    app.command("run")(exits_on_error(run_command))

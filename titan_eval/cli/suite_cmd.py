@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 
+from titan_eval.cli.errors import exits_on_error
+
 console = Console(stderr=True)
 
 
@@ -39,4 +41,4 @@ def contamination_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("contamination")(contamination_command)
+    app.command("contamination")(exits_on_error(contamination_command))

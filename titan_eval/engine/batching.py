@@ -19,10 +19,11 @@ def pad_right(rows: Sequence[Sequence[int]], device: torch.device, pad_id: int =
     return out.to(device), lengths.to(device)
 
 
-def fp32_log_softmax(logits: Tensor) -> Tensor:
-    """log_softmax in fp32 over the last axis; `ModelError` if any logit is NaN (one sync per batch)."""
+def fp32_log_softmax(logits: Tensor, allow_nan: bool = False) -> Tensor:
+    """log_softmax in fp32 over the last axis; `ModelError` if any logit is NaN (one sync per batch), unless
+    `allow_nan` (scoring: a NaN log-prob marks its document invalid further up, by document id)."""
     out = logits.float().log_softmax(-1)
-    if torch.isnan(out).any():
+    if not allow_nan and torch.isnan(out).any():
         raise ModelError("model produced NaN logits")
     return out
 

@@ -100,7 +100,7 @@ def _score_full_rows(
         ids, lengths = pad_right(rows, device)
         if counter is not None:
             counter.add(lengths)
-        logprobs = fp32_log_softmax(model(ids, lengths))
+        logprobs = fp32_log_softmax(model(ids, lengths), allow_nan=True)
         for i, r in enumerate(batch):
             start = len(r.context) - 1
             total, greedy, per = _gather(logprobs[i, start : start + len(r.continuation)], r.continuation)
@@ -125,7 +125,7 @@ def _score_with_prefix_reuse(
         if counter is not None:
             counter.add(lengths)
         logits, state = model.prefill(ids, lengths)
-        last = fp32_log_softmax(logits[torch.arange(len(ctx_batch), device=device), lengths - 1])  # (b, V)
+        last = fp32_log_softmax(logits[torch.arange(len(ctx_batch), device=device), lengths - 1], allow_nan=True)  # (b, V)
         branch_rows = [(row, i) for row, ctx in enumerate(ctx_batch) for i in by_context[ctx]]
         for group in chunks(branch_rows, batch_size * 4):
             _score_branches(model, requests, group, last, state, results, counter, device)
@@ -148,7 +148,7 @@ def _score_branches(
         if counter is not None:
             counter.add(lengths)
         logits, _ = model.prefill(ids, lengths, state.select(rows))
-        logprobs = fp32_log_softmax(logits)
+        logprobs = fp32_log_softmax(logits, allow_nan=True)
         tail_logprobs = {k: logprobs[j, : len(conts[k]) - 1] for j, k in enumerate(longer)}
     for k, ((row, i), cont) in enumerate(zip(group, conts)):
         first = last[row][None, :]

@@ -22,7 +22,8 @@ from typing import Any, ClassVar, Mapping
 import torch
 from torch import Tensor, nn
 
-from titan_eval.errors import ModelError
+from titan_eval.errors import ModelError, UsageError
+from titan_eval.models.taps import ActivationTap, StreamPoint
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,16 @@ class Capabilities:
     recurrent_state: bool
     """Exact prefix reuse and O(1)-per-token decoding through `prefill`/`step`."""
     routing: bool = False
-    """Exposes per-token routing telemetry through `titan_eval.telemetry` hooks (MoE models)."""
+    """Has `RouteTap`s (models/taps.py) that routing telemetry can hook (MoE models)."""
     kernels: tuple[str, ...] = ()
     """Optional fast paths that are active (e.g. "mamba-ssm:selective_scan"); empty = pure PyTorch."""
+    arms: int = 0
+    """Parallel reasoning arms with `arm_{k}` ActivationTaps (Titan: 8); 0 = none."""
+    blackboard: tuple[str, ...] = ()
+    """Parameter names whose zeroing ablates the model's blackboard bus (Titan: bb_read.weight); () = none."""
+
+    def with_kernels(self, kernels: tuple[str, ...]) -> "Capabilities":
+        return dataclasses.replace(self, kernels=kernels)
 
 
 def _map_tensors(value: Any, fn: Any) -> Any:
@@ -137,8 +145,36 @@ class LanguageModel(nn.Module):
         logits, new_state = self.prefill(ids[:, None], None, state)
         return logits[:, 0], new_state
 
+    def set_kernel_policy(self, policy: str) -> None:
+        """'auto' | 'torch' | 'kernel' (kernels required). Architectures with optional kernels override this and
+        record the active ones in `capabilities.kernels`; the default has none, so 'kernel' is refused."""
+        from titan_eval.models.ops.kernels import POLICIES
+
+        if policy not in POLICIES:
+            raise UsageError(f"unknown kernel policy {policy!r}; choose one of {', '.join(POLICIES)}")
+        if policy == "kernel":
+            raise ModelError(f"architecture {self.arch!r} has no optional kernels to force")
+
+    def stream_points(self) -> list[StreamPoint]:
+        """Where the residual stream is read for signal-growth telemetry: "embedding", then "layer_{i}" after each
+        layer. Default: the model's ActivationTaps of those names; pre-norm architectures without taps override
+        this with `prenorm_points`."""
+        taps = {m.name: m for m in self.modules() if isinstance(m, ActivationTap)}
+        if "embedding" not in taps or "layer_0" not in taps:
+            raise ModelError(f"no residual-stream read points are known for architecture {self.arch!r}")
+        n = sum(1 for name in taps if name.startswith("layer_") and name[6:].isdigit())
+        return [StreamPoint(name, taps[name], "output") for name in ["embedding"] + [f"layer_{j}" for j in range(n)]]
+
     @property
     def backend(self) -> str:
         """'torch' for the pure-PyTorch reference path, else the active kernels joined by '+'."""
         kernels = self.capabilities.kernels
         return "+".join(kernels) if kernels else "torch"
+
+
+def prenorm_points(embedding: nn.Module, norms: list[nn.Module], final: nn.Module) -> list[StreamPoint]:
+    """Pre-norm read points: the embedding's output; after layer i = the input of layer i+1's first norm; after the
+    last layer = the final norm's input (in a pre-norm network that input *is* the residual stream)."""
+    points = [StreamPoint("embedding", embedding, "output")]
+    after = norms[1:] + [final]
+    return points + [StreamPoint(f"layer_{i}", m, "input") for i, m in enumerate(after)]

@@ -29,7 +29,8 @@ from torch import Tensor, nn
 
 from titan_eval.checkpoints import extract_state_dict
 from titan_eval.errors import ModelError
-from titan_eval.models.base import Capabilities, LanguageModel, RecurrentState, full_lengths
+from titan_eval.models.base import Capabilities, LanguageModel, RecurrentState, full_lengths, prenorm_points
+from titan_eval.models.taps import StreamPoint
 from titan_eval.models.ffn import SwiGLU
 from titan_eval.models.h64lm_attention import GQAAttention, KeyLayout
 from titan_eval.models.h64lm_cache import H64LMState, key_layout, trimmed_state
@@ -135,6 +136,11 @@ class H64LM(LanguageModel):
         return asdict(resolve_config(config, state_dict))
 
     # -- running -----------------------------------------------------------------------------------------
+    def stream_points(self) -> list[StreamPoint]:
+        """embed_tokens output; after layer i = input of layers[i+1].input_layernorm; after the last = norm input."""
+        inner = self.model
+        return prenorm_points(inner.embed_tokens, [layer.input_layernorm for layer in inner.layers], inner.norm)
+
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         """ids [B, L] → logits [B, L, V]; real positions exact for right-padded rows."""
         return self._run(ids, full_lengths(ids, lengths), None)[0]

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from titan_eval.models.ffn import SwiGLU
-from titan_eval.telemetry.taps import ActivationTap, RouteTap
+from titan_eval.models.taps import ActivationTap, RouteTap
 
 
 class H64LMMoE(nn.Module):

@@ -23,7 +23,9 @@ import torch
 from torch import Tensor, nn
 
 from titan_eval.errors import ModelError
-from titan_eval.models.base import Capabilities, LanguageModel, RecurrentState, full_lengths, padding_mask
+from titan_eval.models.base import (Capabilities, LanguageModel, RecurrentState, full_lengths, padding_mask,
+                                    prenorm_points)
+from titan_eval.models.taps import StreamPoint
 from titan_eval.models.ffn import SwiGLU
 from titan_eval.models.helix_attention import HelixAttention, KVCache
 from titan_eval.models.helix_checkpoint import TRAINING_GLOBALS, resolve_mamba_layout
@@ -126,12 +128,16 @@ class HelixLM(LanguageModel):
             mixer.kernel_policy = policy
         on_cuda = next(self.parameters()).is_cuda
         active = bool(mixers) and selective_scan_kernel(policy, on_cuda) is not None
-        self.capabilities = Capabilities(recurrent_state=True, kernels=("mamba-ssm:selective_scan",) if active else ())
+        self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
     def head(self, hidden: Tensor) -> Tensor:
         """Final norm and head: [B, L, d] → logits [B, L, V]."""
         weight = self.embedding.weight if self.cfg.tie_embeddings else self.lm_head.weight
         return self.norm_out(hidden) @ weight.t()
+
+    def stream_points(self) -> list[StreamPoint]:
+        """embedding output; after block i = input of blocks[i+1].norm1; after the last = input of norm_out."""
+        return prenorm_points(self.embedding, [b.norm1 for b in self.blocks], self.norm_out)
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.prefill(ids, lengths)[0]

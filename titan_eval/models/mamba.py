@@ -22,7 +22,9 @@ import torch
 from torch import Tensor, nn
 
 from titan_eval.errors import ModelError
-from titan_eval.models.base import Capabilities, LanguageModel, RecurrentState, full_lengths, padding_mask
+from titan_eval.models.base import (Capabilities, LanguageModel, RecurrentState, full_lengths, padding_mask,
+                                    prenorm_points)
+from titan_eval.models.taps import StreamPoint
 from titan_eval.models.mamba_mixer import MambaMixer, MixerState
 from titan_eval.models.norms import RMSNorm
 
@@ -145,13 +147,18 @@ class MambaLM(LanguageModel):
         from titan_eval.models.ops.kernels import selective_scan_kernel
 
         active = selective_scan_kernel(policy, on_cuda) is not None
-        self.capabilities = Capabilities(recurrent_state=True, kernels=("mamba-ssm:selective_scan",) if active else ())
+        self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
     def head(self, hidden: Tensor) -> Tensor:
         """Final norm and (tied) head: [B, L, d_model] → logits [B, L, V]."""
         h = self.backbone.norm_f(hidden)
         weight = self.lm_head.weight if not self.cfg.tie_embeddings else self.backbone.embedding.weight
         return h @ weight.t()
+
+    def stream_points(self) -> list[StreamPoint]:
+        """embedding output; after layer i = input of layers[i+1].norm; after the last = input of norm_f."""
+        bb = self.backbone
+        return prenorm_points(bb.embedding, [layer.norm for layer in bb.layers], bb.norm_f)
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.prefill(ids, lengths)[0]

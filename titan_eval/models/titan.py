@@ -30,8 +30,7 @@ padding support. Exact stepwise decoding is impossible (the CP summary changes w
 
 from __future__ import annotations
 
-import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from functools import partial
 from typing import Any, ClassVar, Mapping
 
@@ -41,86 +40,13 @@ from torch import Tensor, nn
 from titan_eval.errors import ModelError
 from titan_eval.models.base import Capabilities, LanguageModel, full_lengths, padding_mask
 from titan_eval.models.mamba_mixer import MambaMixer
-from titan_eval.models.titan_arms import (
-    BLACKBOARD_THRESHOLD, BRIDGE_RANK, BUS_DIM, TOP_K, LowRankBridge, collapse_arms, route_top_k,
-)
-from titan_eval.models.titan_concept import CP_CHUNK, CP_SLOTS, ConceptPerceptron
-from titan_eval.telemetry.taps import ActivationTap, RouteTap
-
-D_STATE, D_CONV, EXPAND = 16, 4, 2
-NORM_EPS = 1e-5
-PRIMER_SCALE = 0.1
-CP_EVERY = 6
-CONSTRUCTOR_KEYS = ("vocab_size", "d_model", "n_layers", "mimo_paths")
-IGNORED_KEYS = ("use_gradient_checkpointing",)  # a constructor argument with no effect in eval
-
-
-@dataclass(frozen=True)
-class TitanConfig:
-    """The original constructor's arguments (`Mamba3Titan(vocab_size, d_model, n_layers, mimo_paths)`); every
-    other size derives from them (properties below)."""
-
-    vocab_size: int = 50304
-    d_model: int = 2048
-    n_layers: int = 48
-    mimo_paths: int = 8
-    init_seed: int = 0  # seed of the random init (used when no checkpoint is loaded, and for converted new parts)
-
-    @property
-    def d_inner(self) -> int:
-        return EXPAND * self.d_model
-
-    @property
-    def dt_rank(self) -> int:
-        return math.ceil(self.d_model / 16)
-
-    @property
-    def mid(self) -> int:
-        """Index of the first layer after the arms' injection; the router reads the stream after layer mid−1."""
-        return self.n_layers // 2
-
-    @property
-    def cp_after(self) -> tuple[int, ...]:
-        """Layers followed by a ConceptPerceptron injection: j with (j+1) % 6 == 0."""
-        return tuple(j for j in range(self.n_layers) if (j + 1) % CP_EVERY == 0)
-
-    def derived(self) -> dict[str, Any]:
-        """Every derived size, for provenance records."""
-        return {"d_state": D_STATE, "d_conv": D_CONV, "expand": EXPAND, "d_inner": self.d_inner,
-                "dt_rank": self.dt_rank, "mid": self.mid, "cp_after": list(self.cp_after), "cp_slots": CP_SLOTS,
-                "cp_chunk": CP_CHUNK, "bridge_rank": BRIDGE_RANK, "bus_dim": BUS_DIM, "top_k": TOP_K,
-                "blackboard_threshold": BLACKBOARD_THRESHOLD, "primer_scale": PRIMER_SCALE, "norm_eps": NORM_EPS}
-
-    @classmethod
-    def from_mapping(cls, raw: Mapping[str, Any]) -> "TitanConfig":
-        """Constructor keys (plus `init_seed`, and `use_gradient_checkpointing`, ignored); a Mamba-1 config
-        (transformers `hidden_size, num_hidden_layers` or state-spaces `d_model, n_layer`) is also accepted and
-        describes the Titan built on that backbone (vocab rounded up to a multiple of 64, 8 arms)."""
-        if "hidden_size" in raw or "n_layer" in raw:
-            from titan_eval.models.titan_convert import config_from_mamba
-
-            return config_from_mamba(raw)
-        unknown = sorted(set(raw) - set(CONSTRUCTOR_KEYS) - set(IGNORED_KEYS) - {"init_seed"})
-        if unknown:
-            raise ModelError(f"titan config: unknown key(s) {', '.join(unknown)}; known: {', '.join(CONSTRUCTOR_KEYS)}")
-        values = {k: raw[k] for k in (*CONSTRUCTOR_KEYS, "init_seed") if k in raw}
-        for key, value in values.items():
-            if not isinstance(value, int) or isinstance(value, bool):
-                raise ModelError(f"titan config: {key} must be an integer, got {value!r}")
-        cfg = cls(**values)
-        if min(cfg.vocab_size, cfg.d_model) < 1 or cfg.n_layers < 2 or cfg.mimo_paths < TOP_K:
-            raise ModelError(f"titan config: need vocab_size, d_model >= 1, n_layers >= 2, mimo_paths >= {TOP_K}; got {cfg}")
-        return cfg
-
-
-def expected_parameter_count(cfg: TitanConfig) -> int:
-    """Parameters of the architecture for `cfg` (spec §1: 1,724,110,860 at 50304/2048/48/8)."""
-    d, di, r = cfg.d_model, cfg.d_inner, cfg.dt_rank
-    block = 2 * d + 2 * di * d + di * D_CONV + di + (r + 2 * D_STATE) * di + di * r + di + di * D_STATE + di + d * di
-    blocks = (1 + cfg.n_layers + cfg.mimo_paths) * block
-    others = 2 * cfg.vocab_size * d + 2 * d + (2 * d * d + d) + 2 * BRIDGE_RANK * d + (cfg.mimo_paths * d + cfg.mimo_paths)
-    return blocks + others + 2 * BUS_DIM * d + 4
-
+from titan_eval.models import titan_convert as convert
+from titan_eval.models.titan_arms import (BLACKBOARD_THRESHOLD, BRIDGE_RANK, BUS_DIM, TOP_K, LowRankBridge, collapse_arms,
+                                         route_top_k)
+from titan_eval.models.titan_concept import ConceptPerceptron
+from titan_eval.models.titan_config import (CP_EVERY, D_CONV, D_STATE, EXPAND, NORM_EPS, PRIMER_SCALE, TitanConfig,
+                                            config_from_mamba_state_dict, expected_parameter_count)
+from titan_eval.models.taps import ActivationTap, RouteTap
 
 class TitanBlock(nn.Module):
     """`MambaLayer`: x [B, L, d] → x + ssm(LayerNorm(x)), with lengths [B] / mask [B, L] for exact right-padding."""
@@ -146,7 +72,8 @@ class TitanLM(LanguageModel):
         self.cfg = cfg
         self.config_source = {**asdict(cfg), "derived": cfg.derived()}
         self.vocab_size = cfg.vocab_size
-        self.capabilities = Capabilities(recurrent_state=False, routing=True)
+        self.capabilities = Capabilities(recurrent_state=False, routing=True, arms=cfg.mimo_paths,
+                                         blackboard=self.blackboard_parameters)
         d, arms = cfg.d_model, cfg.mimo_paths
         self.router_temp = nn.Parameter(torch.full((1,), 0.3))  # builder init; never read by the sft forward
         self.cp_gate = nn.Parameter(torch.tensor(0.5))
@@ -186,11 +113,11 @@ class TitanLM(LanguageModel):
         checkpoint is turned into a Titan state dict by `titan_convert.titan_state_dict_from_mamba` (backbone
         from the checkpoint, new parts from the seeded init of the config it implies)."""
         from titan_eval.checkpoints import extract_state_dict
-        from titan_eval.models import titan_convert as convert
 
         state_dict = extract_state_dict(obj)
         if convert.is_mamba1_state_dict(state_dict):
-            return convert.titan_state_dict_from_mamba(state_dict, convert.config_from_mamba_state_dict(state_dict))
+            cfg = config_from_mamba_state_dict(state_dict)
+            return convert.titan_state_dict_from_mamba(state_dict, cfg, cls.from_config(asdict(cfg)).state_dict())
         return state_dict
 
     def set_kernel_policy(self, policy: str) -> None:
@@ -201,8 +128,7 @@ class TitanLM(LanguageModel):
             if isinstance(module, MambaMixer):
                 module.kernel_policy = policy
         active = selective_scan_kernel(policy, self.embedding.weight.is_cuda) is not None
-        self.capabilities = Capabilities(recurrent_state=False, routing=True,
-                                         kernels=("mamba-ssm:selective_scan",) if active else ())
+        self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         lengths = full_lengths(ids, lengths)

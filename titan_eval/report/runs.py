@@ -18,29 +18,14 @@ from typing import Any, Mapping
 
 from titan_eval.errors import DataError
 from titan_eval.jsonl import read_jsonl
+from titan_eval.records import RunRecord, TaskFingerprint
 
 DocId = int | str
 
-#: Fingerprint fields that must agree for two runs to be compared on a key (the results-format rule).
+#: Fingerprint fields (`records.TaskFingerprint`) that must agree for two runs to be compared on a key.
 COMPARABILITY_FIELDS: tuple[str, ...] = ("data_sha256", "prompt_sha256", "mode", "scorer")
 #: Numeric sample fields that are not metrics (used only when run.json has no results entry for a key).
 NON_METRIC_FIELDS: frozenset[str] = frozenset({"doc_id", "pred", "pred_norm", "gold"})
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """What a run recorded about one result key (`run.json["titan_eval"]["tasks"][key]`; absent fields are None)."""
-
-    key: str
-    mode: str | None = None
-    scorer: str | None = None
-    data_sha256: str | None = None
-    prompt_sha256: str | None = None
-    doc_ids_sha256: str | None = None
-
-    def fingerprint(self, name: str) -> str | None:
-        """One of COMPARABILITY_FIELDS or `doc_ids_sha256`."""
-        return getattr(self, name)
 
 
 @dataclass(frozen=True)
@@ -55,7 +40,7 @@ class StoredRun:
     label: str
     status: str
     results: Mapping[str, Mapping[str, Any]]
-    tasks: Mapping[str, TaskInfo]
+    tasks: Mapping[str, TaskFingerprint]
     higher_is_better: Mapping[str, Mapping[str, bool]]
     samples: Mapping[str, Mapping[DocId, Mapping[str, Any]]]
     lines: Mapping[tuple[str, DocId], int] = field(repr=False)
@@ -120,19 +105,6 @@ def _read_run_json(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _task_infos(raw: Mapping[str, Any], path: Path) -> dict[str, TaskInfo]:
-    section = raw.get("titan_eval") or {}
-    tasks = section.get("tasks") or {}
-    if not isinstance(tasks, dict):
-        raise DataError(f"{path}: titan_eval.tasks must be an object keyed by result key")
-    out: dict[str, TaskInfo] = {}
-    for key, info in tasks.items():
-        if not isinstance(info, dict):
-            raise DataError(f"{path}: titan_eval.tasks[{key!r}] must be an object")
-        out[key] = TaskInfo(key=key, **{f: info.get(f) for f in (*COMPARABILITY_FIELDS, "doc_ids_sha256")})
-    return out
-
-
 def read_samples(path: Path) -> tuple[dict[str, dict[DocId, dict[str, Any]]], dict[tuple[str, DocId], int]]:
     """Parse a samples.jsonl: ({key: {doc_id: line}}, {(key, doc_id): line number}).
 
@@ -158,23 +130,19 @@ def load_run(ref: str | Path) -> StoredRun:
     run_json = path if path.is_file() else path / "run.json"
     if not run_json.exists():
         raise DataError(f"{path}: not a stored run (no run.json there)")
-    raw = _read_run_json(run_json)
+    record = RunRecord.from_json(_read_run_json(run_json), str(run_json))
     directory = run_json.parent
     samples_path = directory / "samples.jsonl"
     if not samples_path.exists():
         raise DataError(f"{samples_path}: missing; compare and gate pair per-document scores, so they need it")
     samples, lines = read_samples(samples_path)
-    section = raw.get("titan_eval") or {}
-    results = raw.get("results") or {}
-    if not isinstance(results, dict):
-        raise DataError(f"{run_json}: 'results' must be an object keyed by result key")
     return StoredRun(
         path=directory,
-        label=str(section.get("run_id") or directory.name),
-        status=str(section.get("status") or "unknown"),
-        results=results,
-        tasks=_task_infos(raw, run_json),
-        higher_is_better=raw.get("higher_is_better") or {},
+        label=record.run_id or directory.name,
+        status=record.status,
+        results={r.key: r.metrics for r in record.results if r.metrics},
+        tasks={r.key: r.fingerprint for r in record.results if r.fingerprint != TaskFingerprint()},
+        higher_is_better={r.key: r.higher_is_better for r in record.results},
         samples=samples,
         lines=lines,
     )
@@ -192,7 +160,7 @@ def incomparable_reasons(base: StoredRun, cand: StoredRun, key: str, *, same_doc
     names = COMPARABILITY_FIELDS + (("doc_ids_sha256",) if same_docs else ())
     reasons = []
     for name in names:
-        a, b = base.tasks[key].fingerprint(name), cand.tasks[key].fingerprint(name)
+        a, b = getattr(base.tasks[key], name), getattr(cand.tasks[key], name)
         if a is None or b is None:
             reasons.append(f"{name} not recorded")
         elif a != b:

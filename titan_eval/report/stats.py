@@ -27,9 +27,6 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-from scipy import stats as sps
-from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
 
 from titan_eval.errors import UsageError
 
@@ -79,6 +76,8 @@ def _check_alpha(alpha: float) -> None:
 def _z(alpha: float) -> float:
     """z = Φ⁻¹(1 − α/2), the two-sided normal critical value."""
     _check_alpha(alpha)
+    from scipy import stats as sps
+
     return float(sps.norm.ppf(1.0 - alpha / 2.0))
 
 
@@ -90,6 +89,8 @@ def estimate(values: np.ndarray, alpha: float = 0.05) -> Estimate:
         raise UsageError("an estimate needs at least one document")
     mean = float(values.mean())
     if is_binary(values):
+        from statsmodels.stats.proportion import proportion_confint
+
         low, high = proportion_confint(int(values.sum()), n, alpha=alpha, method="wilson")
         return Estimate(mean, float(low), float(high), n, "wilson")
     if n < 2:
@@ -104,6 +105,8 @@ def mcnemar_exact(losses: int, gains: int) -> float:
         raise UsageError("discordant counts must be non-negative")
     if losses + gains == 0:
         return 1.0
+    from scipy import stats as sps
+
     return float(sps.binomtest(gains, losses + gains, 0.5, alternative="two-sided").pvalue)
 
 
@@ -177,5 +180,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     """Holm-adjusted p-values, in the input order (empty in, empty out)."""
     if len(p_values) == 0:
         return []
+    from statsmodels.stats.multitest import multipletests
+
     _, adjusted, _, _ = multipletests(np.asarray(p_values, dtype=np.float64), method="holm")
     return [float(p) for p in adjusted]

@@ -22,7 +22,8 @@ from typing import Any
 from titan_eval.engine import ScoreRequest, TokenCounter, score
 from titan_eval.errors import DataError, UsageError
 from titan_eval.models.base import LanguageModel
-from titan_eval.tasks.fingerprint import sha256_file, sha256_json
+from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
+from titan_eval.hashing import sha256_file, sha256_json
 from titan_eval.tokenizers import Tokenizer
 
 TASK = "bpb"
@@ -72,7 +73,7 @@ def bits_per_byte(model: LanguageModel, tok: Tokenizer, text: str, window: int =
                      decoded == text, window, prefix, nlls, tuple(len(w) for w in windows))
 
 
-def run_bpb(loaded: Any, options: Any, writer: Any, record: dict[str, Any], tasks_meta: dict[str, Any]) -> None:
+def run_bpb(loaded: Any, options: Any) -> TaskOutput:
     """Native-task entry point (`titan-eval run bpb --text FILE`)."""
     path = options.native.get("text")
     if not path:
@@ -87,18 +88,18 @@ def run_bpb(loaded: Any, options: Any, writer: Any, record: dict[str, Any], task
     counter = TokenCounter()
     res = bits_per_byte(loaded.model, loaded.tokenizer, text, int(options.native.get("window", DEFAULT_WINDOW)),
                         options.batch_size, options.reuse_prefix, counter)
-    writer.add_samples({"task": TASK, "mode": "ll", "doc_id": j, "start_token": j * res.window, "n_tokens": n,
-                        "nll": nll} for j, (nll, n) in enumerate(zip(res.window_nll, res.window_tokens)))
-    record["results"][TASK] = {"alias": TASK, "bpb,none": res.bpb, "bpb_stderr,none": "N/A",
-                               "nll_per_token,none": res.nll_per_token, "nll_per_token_stderr,none": "N/A"}
-    record["n-samples"][TASK] = {"original": len(res.window_nll), "effective": len(res.window_nll)}
-    record["higher_is_better"][TASK] = {"bpb": False, "nll_per_token": False}
-    tasks_meta[TASK] = {
-        "task": TASK, "mode": "ll", "scorer": "bpb-measured-bytes-v1", "text_file": str(file.resolve()),
-        "data_sha256": sha256_file(file), "prompt_sha256": sha256_json({"window": res.window, "prefix_id": res.prefix_id}),
-        "doc_ids_sha256": sha256_json(list(range(len(res.window_nll)))),
-        "tokens": res.tokens, "bytes": res.bytes, "text_bytes": res.text_bytes, "roundtrip_exact": res.roundtrip_exact,
-        "nll_nats": res.nll, "window": res.window, "prefix_id": res.prefix_id,
-        "first_token": "each window's first token is scored given the prefix id alone",
-        "forward_tokens": counter.tokens,
-    }
+    lines = tuple({"task": TASK, "mode": "ll", "doc_id": j, "start_token": j * res.window, "n_tokens": n, "nll": nll}
+                  for j, (nll, n) in enumerate(zip(res.window_nll, res.window_tokens)))
+    fingerprint = TaskFingerprint(
+        task=TASK, mode="ll", scorer="bpb-measured-bytes-v1", data_sha256=sha256_file(file),
+        prompt_sha256=sha256_json({"window": res.window, "prefix_id": res.prefix_id}),
+        doc_ids_sha256=sha256_json(list(range(len(res.window_nll)))))
+    meta = {"text_file": str(file.resolve()), "tokens": res.tokens, "bytes": res.bytes, "text_bytes": res.text_bytes,
+            "roundtrip_exact": res.roundtrip_exact, "nll_nats": res.nll, "window": res.window,
+            "prefix_id": res.prefix_id, "first_token": "each window's first token is scored given the prefix id alone",
+            "forward_tokens": counter.tokens}
+    metrics = {"alias": TASK, "bpb,none": res.bpb, "bpb_stderr,none": "N/A",
+               "nll_per_token,none": res.nll_per_token, "nll_per_token_stderr,none": "N/A"}
+    result = TaskResult(TASK, metrics, len(res.window_nll), fingerprint,
+                        higher_is_better={"bpb": False, "nll_per_token": False}, meta=meta)
+    return TaskOutput(lines, (result,))

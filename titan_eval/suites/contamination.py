@@ -21,7 +21,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from titan_eval.errors import DataError, UsageError
 from titan_eval.suites.scorers import words
 from titan_eval.suites.suite_file import SuiteItem
-from titan_eval.tasks.fingerprint import sha256_file
+from titan_eval.hashing import sha256_file
+from titan_eval.store import atomic_write_text
 
 REPORT_KIND = "titan-eval-contamination"
 
@@ -119,7 +120,7 @@ def check(items: Iterable[SuiteItem], train: Sequence[str | Path], config: Conta
 def write_report(report: dict[str, Any], path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    atomic_write_text(out, json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     return out
 
 

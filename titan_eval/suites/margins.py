@@ -18,9 +18,10 @@ from titan_eval.engine import ScoreRequest, TokenCounter, score
 from titan_eval.loading import LoadedModel
 from titan_eval.suites.margin_math import Margins, first_token_ranks, lcp_split, margins, mean_nll
 from titan_eval.suites.probe_files import LEVELS, Probe, load_probes
-from titan_eval.suites.results import put_means
+from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
+from titan_eval.suites.results import mean_result
 from titan_eval.suites.suite_file import slug
-from titan_eval.tasks.fingerprint import sha256_file, sha256_json
+from titan_eval.hashing import sha256_file, sha256_json
 
 TASK = "fact_margins"
 SCORER = "margin-lcp-mean-nll-v1"
@@ -76,24 +77,28 @@ def sample_line(probe: Probe, m: Margins) -> dict[str, Any]:
     return line
 
 
-def run_fact_margins(loaded: LoadedModel, options: Any, writer: Any, record: dict[str, Any], tasks_meta: dict[str, Any]) -> None:
-    """Native-task entry point (see `titan_eval.runner`)."""
+def run_fact_margins(loaded: LoadedModel, options: Any) -> TaskOutput:
+    """Native-task entry point (see `titan_eval.runner`): every probe's line and every result key."""
     path, probes = load_probes(options.native.get("probes"))
     if options.limit is not None:
         probes = probes[: options.limit]
     counter = TokenCounter()
     found = score_probes(loaded, probes, options.batch_size, options.reuse_prefix, counter)
     lines = [sample_line(p, m) for p, m in zip(probes, found)]
-    writer.add_samples(lines)
-    base = {"task": TASK, "mode": "ll", "scorer": SCORER, "data_sha256": sha256_file(path), "probe_file": str(path)}
+    data_sha = sha256_file(path)
     helix = any(p.split is not None for p in probes)
+    results: list[TaskResult] = []
 
-    def put(key: str, group: list[dict[str, Any]], extra: dict[str, float] | None = None) -> None:
+    def put(key: str, group: list[dict[str, Any]], extra: dict[str, float] | None = None,
+            meta: dict[str, Any] | None = None) -> None:
         names = [f"ok_{lv}" for lv in LEVELS if f"ok_{lv}" in group[0]]
         cols = {c: [ln[c] for ln in group if c in ln] for c in ("strict", *names, "margin", "top10")}
-        put_means(record, key, cols, len(group), extra, {c: True for c in cols})
-        tasks_meta[key] = {**base, "prompt_sha256": sha256_json([[ln["doc_id"], ln["prompt"], ln["correct"], ln["distractors"]] for ln in group]),
-                           "doc_ids_sha256": sha256_json([ln["doc_id"] for ln in group])}
+        fingerprint = TaskFingerprint(
+            task=TASK, mode="ll", scorer=SCORER, data_sha256=data_sha,
+            prompt_sha256=sha256_json([[ln["doc_id"], ln["prompt"], ln["correct"], ln["distractors"]] for ln in group]),
+            doc_ids_sha256=sha256_json([ln["doc_id"] for ln in group]))
+        results.append(mean_result(key, cols, len(group), fingerprint, {"probe_file": str(path), **(meta or {})},
+                                   extra, {c: True for c in cols}))
 
     extra: dict[str, float] = {}
     if helix:
@@ -102,7 +107,9 @@ def run_fact_margins(loaded: LoadedModel, options: Any, writer: Any, record: dic
             if group:
                 extra[f"{s}_pass"] = sum(ln["strict"] for ln in group) / len(group)
         extra["promotable"] = float(all(ln["strict"] == 1.0 for ln in lines) and all(split.values()))
-    put(TASK, lines, extra)
+    put(TASK, lines, extra, {"top_k": TOP_K, "forward_tokens": counter.tokens, "limit": options.limit,
+                             "format": "helix-margin-probes" if helix else "fact-jsonl",
+                             "promotable_rule": "every target and every retention probe passes (margin > 0); both splits present" if helix else None})
     for cat in dict.fromkeys(ln["category"] for ln in lines):
         put(f"{TASK}:{slug(cat)}", [ln for ln in lines if ln["category"] == cat])
     if helix:
@@ -110,6 +117,4 @@ def run_fact_margins(loaded: LoadedModel, options: Any, writer: Any, record: dic
             group = [ln for ln in lines if ln["split"] == s]
             if group:
                 put(f"{TASK}:{s}", group)
-    tasks_meta[TASK].update({"top_k": TOP_K, "forward_tokens": counter.tokens, "limit": options.limit,
-                             "format": "helix-margin-probes" if helix else "fact-jsonl",
-                             "promotable_rule": "every target and every retention probe passes (margin > 0); both splits present" if helix else None})
+    return TaskOutput(tuple(lines), tuple(results))

@@ -24,11 +24,12 @@ import torch
 from titan_eval.engine.batching import chunks, pad_right
 from titan_eval.loading import LoadedModel
 from titan_eval.suites.contamination import read_flagged
-from titan_eval.suites.results import put_means
+from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
+from titan_eval.suites.results import mean_result
 from titan_eval.suites.scorers import author_score, strict_score
 from titan_eval.suites.suite_file import SuiteItem, load_suite, slug
 from titan_eval.suites.think_answer import ThinkAnswer, ThinkAnswerSettings, settings_record, think_then_answer
-from titan_eval.tasks.fingerprint import sha256_file, sha256_json
+from titan_eval.hashing import sha256_file, sha256_json
 from titan_eval.think_stats import attractor_period, think_statistics
 
 TASK = "reasoning85"
@@ -38,8 +39,8 @@ ALL_COLUMNS = (*SCORES, "terminated", "attractor_lock")
 ACC = {"strict": True, "author": True, "author_full": True, "terminated": True, "attractor_lock": False}
 
 
-def run_reasoning85(loaded: LoadedModel, options: Any, writer: Any, record: dict[str, Any], tasks_meta: dict[str, Any]) -> None:
-    """Native-task entry point (see `titan_eval.runner`)."""
+def run_reasoning85(loaded: LoadedModel, options: Any) -> TaskOutput:
+    """Native-task entry point (see `titan_eval.runner`): every prompt's line and every result key."""
     path, items = load_suite(options.native.get("suite"))
     if options.limit is not None:
         items = items[: options.limit]
@@ -50,23 +51,28 @@ def run_reasoning85(loaded: LoadedModel, options: Any, writer: Any, record: dict
     outputs, configs = think_then_answer(loaded, settings, TASK, [i.id for i in items], [i.prompt for i in items],
                                          options.seed, options.batch_size, options.reuse_prefix)
     lines = [sample_line(it, out, flagged) for it, out in zip(items, outputs)]
-    writer.add_samples(lines)
     mode = "cot" if settings.thinking else "generate"
-    base = {"task": TASK, "mode": mode, "scorer": SCORER, "data_sha256": sha256_file(path), "suite_file": str(path)}
+    data_sha = sha256_file(path)
+    results: list[TaskResult] = []
 
-    def put(key: str, group: Sequence[dict[str, Any]], scored_only: bool, cols: Sequence[str]) -> None:
+    def put(key: str, group: Sequence[dict[str, Any]], scored_only: bool, cols: Sequence[str],
+            meta: dict[str, Any] | None = None) -> None:
         rows = [ln for ln in group if ln["scored"]] if scored_only else list(group)
         if not rows:
             return
         cols = [c for c in cols if scored_only or c not in SCORES]
         columns = {c: [ln[c] for ln in rows if c in ln] for c in cols}
         lengths = [ln["think"]["length"] for ln in rows if ln.get("think")]
-        put_means(record, key, columns, len(rows), {"median_think_length": float(np.median(lengths)) if lengths else None},
-                  {**ACC, "median_think_length": False})
-        tasks_meta[key] = {**base, "prompt_sha256": sha256_json([[ln["doc_id"], ln["question"], ln["answers"]] for ln in rows]),
-                           "doc_ids_sha256": sha256_json([ln["doc_id"] for ln in rows])}
+        fingerprint = TaskFingerprint(
+            task=TASK, mode=mode, scorer=SCORER, data_sha256=data_sha,
+            prompt_sha256=sha256_json([[ln["doc_id"], ln["question"], ln["answers"]] for ln in rows]),
+            doc_ids_sha256=sha256_json([ln["doc_id"] for ln in rows]))
+        results.append(mean_result(key, columns, len(rows), fingerprint, {"suite_file": str(path), **(meta or {})},
+                                   {"median_think_length": float(np.median(lengths)) if lengths else None},
+                                   {**ACC, "median_think_length": False}))
 
-    put(TASK, lines, True, ALL_COLUMNS)
+    put(TASK, lines, True, ALL_COLUMNS, main_meta(loaded, options, settings, configs, items, outputs, lines,
+                                                  flagged, flag_sha))
     for cat in dict.fromkeys(ln["category"] for ln in lines):
         group = [ln for ln in lines if ln["category"] == cat]
         put(f"{TASK}:{slug(cat)}", group, any(ln["scored"] for ln in group), ("strict", "author", "terminated"))
@@ -74,9 +80,14 @@ def run_reasoning85(loaded: LoadedModel, options: Any, writer: Any, record: dict
     if flagged is not None:
         put(f"{TASK}:clean", [ln for ln in lines if not ln["contaminated"]], True, SCORES)
         put(f"{TASK}:flagged", [ln for ln in lines if ln["contaminated"]], True, SCORES)
-    meta = tasks_meta.setdefault(TASK, dict(base))
-    meta["decoding"] = settings_record(settings, configs)
-    meta["limit"] = options.limit
+    return TaskOutput(tuple(lines), tuple(results))
+
+
+def main_meta(loaded: LoadedModel, options: Any, settings: ThinkAnswerSettings, configs: dict[str, Any],
+              items: Sequence[SuiteItem], outputs: Sequence[ThinkAnswer], lines: Sequence[dict[str, Any]],
+              flagged: set[str] | None, flag_sha: str | None) -> dict[str, Any]:
+    """What the `reasoning85` key records beyond its numbers: decoding, think statistics, contamination, routing."""
+    meta: dict[str, Any] = {"decoding": settings_record(settings, configs), "limit": options.limit}
     if settings.thinking:
         budget = settings.think.think_budget
         meta["think_stats"] = think_statistics([ln["think"] for ln in lines], budget)
@@ -87,6 +98,7 @@ def run_reasoning85(loaded: LoadedModel, options: Any, writer: Any, record: dict
                                  "flagged_in_suite": sorted(i.id for i in items if i.id in flagged)}
     if loaded.model.capabilities.routing:
         meta["routing"] = routing_by_category(loaded, items, outputs, options.batch_size)
+    return meta
 
 
 def sample_line(item: SuiteItem, out: ThinkAnswer, flagged: set[str] | None) -> dict[str, Any]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from titan_eval.records import TaskFingerprint, TaskResult
+
 
 def mean_stderr(values: Sequence[float]) -> tuple[float | None, float | None]:
     """(mean, stderr of the mean) of `values`; (None, None) when empty, stderr None when n < 2."""
@@ -24,20 +26,22 @@ def mean_stderr(values: Sequence[float]) -> tuple[float | None, float | None]:
     return mean, math.sqrt(var / n)
 
 
-def put_means(record: dict[str, Any], key: str, columns: Mapping[str, Sequence[float]], n: int,
-              extra: Mapping[str, float | None] | None = None, higher_is_better: Mapping[str, bool] | None = None) -> None:
-    """Write the mean ± stderr of each per-document column (empty columns are skipped) and `extra` single
-    values under result key `key`, with `n` documents."""
-    result: dict[str, Any] = {"alias": key}
+def mean_result(key: str, columns: Mapping[str, Sequence[float]], n: int, fingerprint: TaskFingerprint,
+                meta: Mapping[str, Any] | None = None, extra: Mapping[str, float | None] | None = None,
+                higher_is_better: Mapping[str, bool] | None = None) -> TaskResult:
+    """The result key `key` over `n` documents: the mean ± stderr of each per-document column (empty columns are
+    skipped) and `extra` single values."""
+    metrics: dict[str, Any] = {"alias": key}
+    per_doc: dict[str, list[float]] = {}
     for metric, values in columns.items():
         mean, stderr = mean_stderr(list(values))
         if mean is None:
             continue
-        result[f"{metric},none"] = mean
-        result[f"{metric}_stderr,none"] = "N/A" if stderr is None else stderr
+        metrics[f"{metric},none"] = mean
+        metrics[f"{metric}_stderr,none"] = "N/A" if stderr is None else stderr
+        per_doc[metric] = list(values)
     for metric, value in (extra or {}).items():
         if value is not None:
-            result[f"{metric},none"] = value
-    record["results"][key] = result
-    record["n-samples"][key] = {"original": n, "effective": n}
-    record["higher_is_better"][key] = dict(higher_is_better or {})
+            metrics[f"{metric},none"] = value
+    return TaskResult(key=key, metrics=metrics, n=n, fingerprint=fingerprint, higher_is_better=dict(higher_is_better or {}),
+                      meta=dict(meta or {}), per_doc=per_doc)

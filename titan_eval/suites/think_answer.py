@@ -18,7 +18,7 @@ from typing import Any, Sequence
 from titan_eval.engine import GenerationConfig, generate
 from titan_eval.loading import LoadedModel
 from titan_eval.seeding import derived_seed
-from titan_eval.think import ThinkOptions
+from titan_eval.think import ThinkOptions, generate_traces
 
 DEFAULT_ANSWER_BUDGET = 32
 
@@ -71,12 +71,11 @@ class ThinkAnswer:
         return self.answer_context_ids + self.answer_ids
 
 
-def _config(opts: ThinkOptions, budget: int, stop_ids: tuple[int, ...], stop_strings: tuple[str, ...],
-            min_new: int, banned: tuple[int, ...]) -> GenerationConfig:
-    return GenerationConfig(max_new_tokens=budget, stop_ids=stop_ids, stop_strings=stop_strings,
-                            temperature=opts.temperature, top_p=opts.top_p, top_k=opts.top_k,
-                            repetition_penalty=opts.repetition_penalty, penalty_window=opts.penalty_window,
-                            min_new_tokens=min_new, mask_vocab_from=opts.mask_vocab_from, banned_ids=banned)
+def _answer_config(opts: ThinkOptions, budget: int, eos: tuple[int, ...], banned: tuple[int, ...]) -> GenerationConfig:
+    """The answer phase: the think phase's sampling knobs, stop at EOS, no minimum length, the closer banned."""
+    return GenerationConfig(max_new_tokens=budget, stop_ids=eos, temperature=opts.temperature, top_p=opts.top_p,
+                            top_k=opts.top_k, repetition_penalty=opts.repetition_penalty,
+                            penalty_window=opts.penalty_window, mask_vocab_from=opts.mask_vocab_from, banned_ids=banned)
 
 
 def think_then_answer(loaded: LoadedModel, settings: ThinkAnswerSettings, task: str, ids: Sequence[str],
@@ -88,27 +87,17 @@ def think_then_answer(loaded: LoadedModel, settings: ThinkAnswerSettings, task: 
     close_id = tok.special_ids.get(opts.think_close)
     eos = () if tok.eos_id is None else (tok.eos_id,)
     seeds = [{"think": derived_seed(seed, task, i, "think"), "answer": derived_seed(seed, task, i, "answer")} for i in ids]
-    think_cfg = _config(opts, opts.think_budget, tuple(x for x in (close_id, *eos) if x is not None),
-                        () if close_id is not None else (opts.think_close,), opts.min_think, ())
-    answer_cfg = _config(opts, settings.answer_budget, eos, (), 0, () if close_id is None else (close_id,))
-    configs = {"think": think_cfg.to_dict() if settings.thinking else None, "answer": answer_cfg.to_dict()}
+    answer_cfg = _answer_config(opts, settings.answer_budget, eos, () if close_id is None else (close_id,))
+    configs = {"think": opts.generation_config(tok).to_dict() if settings.thinking else None,
+               "answer": answer_cfg.to_dict()}
     traces: list[dict[str, Any] | None] = [None] * len(prompts)
     contexts: list[tuple[int, ...] | None] = list(prompt_ids)
     if settings.thinking:
-        gens = generate(loaded.model, tok, prompt_ids, think_cfg, [s["think"] for s in seeds], batch_size, use_state)
-        closer_ids = tuple(tok.encode(opts.think_close + opts.answer_cue))
-        for k, gen in enumerate(gens):
-            trace_ids = list(gen.ids[:-1]) if gen.stop_reason == "stop_id" else list(gen.ids)
-            if gen.stop_reason == "stop_string":  # closer spelled in several tokens: re-encode the cut text
-                trace_ids = tok.encode(gen.text)
-            reason = "forced"
-            if gen.stop_reason == "stop_string" or (gen.stop_reason == "stop_id" and gen.stop_id == close_id):
-                reason = "closed"
-            elif gen.stop_reason == "stop_id":
-                reason = "eos"
-            traces[k] = {"text": tok.decode(trace_ids), "ids": trace_ids, "stop_reason": reason,
-                         "length": len(trace_ids), "p_close": gen.p_stop if reason == "closed" else None}
-            contexts[k] = None if reason == "eos" else prompt_ids[k] + tuple(trace_ids) + closer_ids
+        found = generate_traces(loaded.model, tok, opts, prompt_ids, [s["think"] for s in seeds], batch_size, use_state)
+        closer_ids = tuple(opts.closer_ids(tok))
+        for k, trace in enumerate(found):
+            traces[k] = {key: v for key, v in trace.to_dict().items() if key != "seed"}
+            contexts[k] = None if trace.stop_reason == "eos" else prompt_ids[k] + trace.ids + closer_ids
     todo = [k for k, c in enumerate(contexts) if c is not None]
     answers = generate(loaded.model, tok, [contexts[k] for k in todo], answer_cfg,
                        [seeds[k]["answer"] for k in todo], batch_size, use_state)

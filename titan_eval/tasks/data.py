@@ -5,6 +5,9 @@ ARC (ARC-V1-Feb2018 jsonl: `id`, `question.stem`, `question.choices[{text,label}
 `allenai/ai2_arc` layout (`id, question, choices{text,label}, answerKey`). HellaSwag rows (rowanz layout:
 `ind, activity_label, ctx_a, ctx_b, ctx, split, split_type, label, endings, source_id`) keep their columns, with
 `label` as a string, as in `Rowan/hellaswag`. Without a data dir the Hub datasets are used (needs network or cache).
+
+Which files a task reads for a data dir is decided in one place (`task_files`), used both by the loaders and by
+`data_files`, the provenance the runner records; nothing about a load is kept in module state.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from typing import Any, Callable
 
 from titan_eval.errors import DataError
 from titan_eval.jsonl import read_jsonl
-from titan_eval.tasks.fingerprint import sha256_file
+from titan_eval.paths import TASKS_DIR
+from titan_eval.hashing import sha256_file
 
 ARC_FILES = {"test": "{name}-Test.jsonl", "validation": "{name}-Dev.jsonl"}
+ARC_NAMES = {"arc_easy": "ARC-Easy", "arc_challenge": "ARC-Challenge"}
 HELLASWAG_FILES = ("hellaswag_val.jsonl", "hellaswag_val_subset.jsonl")
-USED_FILES: dict[str, dict[str, str]] = {}
-"""task → {path: sha256} of every local data file read in this process (provenance)."""
+PROJECT_FILES = {"titan_sample": TASKS_DIR / "sample" / "titan_sample.jsonl"}
+"""The project's own tasks stored in the ARC release layout (one file each, evaluated as `test`)."""
 
 
 def find_file(data_dir: Path, names: tuple[str, ...], subdirs: tuple[str, ...]) -> Path:
@@ -60,9 +65,28 @@ def _hellaswag_row(path: Path, number: int, obj: dict[str, Any]) -> dict[str, An
     return row
 
 
-def load_rows(path: Path, convert: Callable[[Path, int, dict[str, Any]], dict[str, Any]], task: str) -> list[dict[str, Any]]:
-    """Read and convert one file, recording its sha256 for provenance."""
-    USED_FILES.setdefault(task, {})[str(path)] = sha256_file(path)
+def task_files(task: str, data_dir: str | None) -> dict[str, Path]:
+    """split → local file that `task` reads; {} when its data comes from the Hub (no data dir)."""
+    if task in PROJECT_FILES:
+        return {"test": PROJECT_FILES[task]}
+    if data_dir is None:
+        return {}
+    if task in ARC_NAMES:
+        name = ARC_NAMES[task]
+        return {split: find_file(Path(data_dir), (pattern.format(name=name),), ("arc", "ARC-V1-Feb2018", name))
+                for split, pattern in ARC_FILES.items()}
+    if task == "hellaswag":
+        return {"validation": find_file(Path(data_dir), HELLASWAG_FILES, ("hellaswag",))}
+    raise DataError(f"task {task!r} has no local data loader")
+
+
+def data_files(task: str, data_dir: str | None) -> dict[str, str]:
+    """{path: sha256} of the local files `task` reads from `data_dir` (provenance; {} for Hub data)."""
+    return {str(path): sha256_file(path) for path in task_files(task, data_dir).values()}
+
+
+def load_rows(path: Path, convert: Callable[[Path, int, dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Read and convert one file; `DataError` names the file and line of a bad row."""
     return [convert(path, n, obj) for n, obj in read_jsonl(path)]
 
 
@@ -74,16 +98,12 @@ def _to_datasets(splits: dict[str, list[dict[str, Any]]]) -> Any:
 
 def load_arc(name: str, data_dir: str | None = None, **_: Any) -> Any:
     """ARC-Easy / ARC-Challenge as {validation, test}: local release files, else the Hub."""
-    task = "arc_easy" if name == "ARC-Easy" else "arc_challenge"
     if data_dir is None:
         import datasets
 
         return datasets.load_dataset("allenai/ai2_arc", name)
-    splits = {}
-    for split, pattern in ARC_FILES.items():
-        path = find_file(Path(data_dir), (pattern.format(name=name),), ("arc", "ARC-V1-Feb2018", name))
-        splits[split] = load_rows(path, _arc_row, task)
-    return _to_datasets(splits)
+    task = {v: k for k, v in ARC_NAMES.items()}[name]
+    return _to_datasets({split: load_rows(path, _arc_row) for split, path in task_files(task, data_dir).items()})
 
 
 def load_hellaswag(data_dir: str | None = None, **_: Any) -> Any:
@@ -92,10 +112,9 @@ def load_hellaswag(data_dir: str | None = None, **_: Any) -> Any:
         import datasets
 
         return datasets.load_dataset("Rowan/hellaswag")
-    path = find_file(Path(data_dir), HELLASWAG_FILES, ("hellaswag",))
-    return _to_datasets({"validation": load_rows(path, _hellaswag_row, "hellaswag")})
+    return _to_datasets({"validation": load_rows(task_files("hellaswag", data_dir)["validation"], _hellaswag_row)})
 
 
-def load_arc_layout_file(path: str, task: str, **_: Any) -> Any:
-    """A project task stored in the ARC release layout (one file, evaluated as `test`)."""
-    return _to_datasets({"test": load_rows(Path(path), _arc_row, task)})
+def load_project_task(task: str, **_: Any) -> Any:
+    """A project task stored in the ARC release layout (`PROJECT_FILES`), evaluated as `test`."""
+    return _to_datasets({"test": load_rows(PROJECT_FILES[task], _arc_row)})

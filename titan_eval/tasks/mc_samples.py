@@ -1,7 +1,11 @@
-"""lm-eval's per-document multiple-choice records → titan-eval sample lines (docs/results-format.md)."""
+"""lm-eval's per-document multiple-choice records → titan-eval sample lines (docs/results-format.md).
+
+A document whose log-likelihoods are not all finite (NaN/Inf logits) is marked `invalid` with acc/acc_norm None:
+it is never scored; the runner counts it and fails the run unless `--allow-invalid`."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -27,6 +31,8 @@ def mc_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: st
             "acc": float(s["acc"]), "acc_norm": float(s["acc_norm"]),
             "doc_hash": s.get("doc_hash"),
         }
+        if not all(math.isfinite(x) for x in logprobs):
+            line.update(invalid="non-finite log-likelihood", acc=None, acc_norm=None, pred=None, pred_norm=None)
         think = log.think.get((task.config.task, doc_id))
         if think is not None:
             line["think"] = think

@@ -56,8 +56,9 @@ def zeroed_parameters(model: nn.Module, names: Sequence[str]) -> Iterator[None]:
 
 
 def blackboard_ablation(model: nn.Module) -> AbstractContextManager[None]:
-    """Zero the model's blackboard read-out (`model.blackboard_parameters`, Titan: bb_read.weight) for the block."""
-    names = getattr(model, "blackboard_parameters", None)
+    """Zero the model's blackboard read-out (`model.capabilities.blackboard`, Titan: bb_read.weight) for the block."""
+    capabilities = getattr(model, "capabilities", None)
+    names = getattr(capabilities, "blackboard", ())
     if not names:
         raise ModelError(f"{type(model).__name__} has no blackboard to ablate")
     return zeroed_parameters(model, tuple(names))

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from titan_eval.errors import UsageError
 from titan_eval.telemetry.routing import Span, TapRecorder
-from titan_eval.telemetry.taps import ActivationTap
+from titan_eval.models.taps import ActivationTap
 
 
 @dataclass(frozen=True)

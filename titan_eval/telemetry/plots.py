@@ -6,6 +6,8 @@ Each function draws one figure from numbers already computed (anatomy, signal, v
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -21,7 +23,9 @@ DPI = 110
 
 def _save(fig: Figure, path: Path) -> Path:
     fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fig.savefig(tmp, dpi=DPI, format=path.suffix.lstrip(".") or "png")
+    os.replace(tmp, path)  # atomic, like every result file
     return path
 
 

@@ -11,8 +11,9 @@ Spans, in each row's own coordinates (P prompt tokens, T trace tokens, C closer 
     prompt  [0, P) of a forward over the prompt alone (the author's routing anatomy: one pass over the prompt)
     think   [P, P+T) of a forward over prompt + trace + closer/cue + answer
     answer  [P+T+C, P+T+C+A) of that same forward
-think/answer first generate greedily (the trace up to the think closer, EOS or `think_budget` tokens; then the
-answer up to EOS or `answer_budget` tokens with the closer banned). KL(p_on ‖ p_off) is taken at the last prompt
+think/answer first generate (greedy by default; seeded per prompt with `temperature` > 0) the trace up to the think
+closer, EOS or `think_budget` tokens, then the answer up to EOS or `answer_budget` tokens with the closer banned
+(no answer after an EOS in the trace). KL(p_on ‖ p_off) is taken at the last prompt
 position of a forward over the prompt alone (`positions="last"`, the author's choice), or at every position of
 the span (`positions="all"`), always inside `blackboard_ablation` (restores the weights bit for bit).
 Suite file: JSONL with at least `category` and `prompt` (the question text; `id` optional), e.g. the
@@ -30,7 +31,6 @@ from typing import Any, Sequence
 import torch
 from torch import Tensor
 
-from titan_eval.engine import GenerationConfig, generate
 from titan_eval.engine.batching import chunks, pad_right
 from titan_eval.errors import DataError, UsageError
 from titan_eval.loading import LoadedModel
@@ -40,7 +40,7 @@ from titan_eval.telemetry.ablation import blackboard_ablation, blackboard_kl, ne
 from titan_eval.telemetry.activations import ActivationRecorder
 from titan_eval.telemetry.routing import RouteRecorder, Span
 from titan_eval.telemetry.signal import StreamRecorder
-from titan_eval.telemetry.taps import ActivationTap
+from titan_eval.suites.think_answer import ThinkAnswerSettings, think_then_answer
 from titan_eval.think import ThinkOptions
 
 SPANS = ("prompt", "think", "answer")
@@ -83,6 +83,8 @@ class ProbeOptions:
     answer_budget: int = 8
     batch_size: int = 8
     per_category: int | None = None  # at most this many prompts per category (None = all)
+    seed: int = 0  # think/answer spans: sampling seeds derive from it (per prompt id, as in `run`)
+    temperature: float = 0.0  # think/answer spans: 0 = greedy
 
     def __post_init__(self) -> None:
         if self.span not in SPANS:
@@ -91,6 +93,8 @@ class ProbeOptions:
             raise UsageError(f"--positions must be one of {', '.join(POSITIONS)}, got {self.positions!r}")
         if self.think_budget < 1 or self.answer_budget < 1 or self.batch_size < 1:
             raise UsageError("think/answer budgets and batch size must be at least 1")
+        if self.temperature < 0:
+            raise UsageError("--temperature must be >= 0")
 
 
 @dataclass
@@ -156,35 +160,22 @@ def by_category(prompts: Sequence[ProbePrompt], limit: int | None) -> dict[str, 
 
 
 def prepare_items(loaded: LoadedModel, prompts: Sequence[ProbePrompt], opts: ProbeOptions) -> list[ProbeItem]:
-    """Encode the prompts in the card's think format; for think/answer spans, generate trace and answer."""
-    tok, model = loaded.tokenizer, loaded.model
-    think = ThinkOptions.from_card(loaded.card, preamble="")
-    rows = [tok.encode(think.prompt(p.question)) for p in prompts]
+    """Encode the prompts in the card's think format; for think/answer spans, generate trace and answer through
+    the shared think pipeline (`suites.think_answer.think_then_answer`; seeds derived from `opts.seed`)."""
+    settings = ThinkAnswerSettings(
+        ThinkOptions.from_card(loaded.card, preamble="", think_budget=opts.think_budget, temperature=opts.temperature),
+        opts.answer_budget, thinking=True)
     if opts.span == "prompt":
+        rows = [loaded.tokenizer.encode(settings.prompt(p.question)) for p in prompts]
         return [ProbeItem(p, r, r, (0, len(r))) for p, r in zip(prompts, rows)]
-    close_id = tok.special_ids.get(think.think_close)
-    eos = (tok.eos_id,) if tok.eos_id is not None else ()
-    mask_from = think.mask_vocab_from
-    trace_cfg = GenerationConfig(max_new_tokens=opts.think_budget, stop_ids=((close_id,) if close_id is not None else ()) + eos,
-                                 stop_strings=() if close_id is not None else (think.think_close,), mask_vocab_from=mask_from)
-    traces = generate(model, tok, rows, trace_cfg, batch_size=opts.batch_size)
+    outputs, _ = think_then_answer(loaded, settings, "probe", [p.id for p in prompts], [p.question for p in prompts],
+                                   opts.seed, opts.batch_size, True)
     items = []
-    heads: list[list[int]] = []
-    for p, r, gen in zip(prompts, rows, traces):
-        trace = list(gen.ids[:-1]) if gen.stop_reason == "stop_id" else list(gen.ids)
-        if gen.stop_reason == "stop_string":
-            trace = tok.encode(gen.text)
-        stop = {"stop_id": "closed" if gen.stop_id == close_id else "eos", "stop_string": "closed"}.get(gen.stop_reason, "forced")
-        heads.append(r + trace + tok.encode(think.think_close + think.answer_cue))
-        items.append(ProbeItem(p, r, [], (len(r), len(r) + len(trace)), len(trace), stop))
-    answer_cfg = GenerationConfig(max_new_tokens=opts.answer_budget, stop_ids=eos, mask_vocab_from=mask_from,
-                                  banned_ids=(close_id,) if close_id is not None else ())
-    answers = generate(model, tok, heads, answer_cfg, batch_size=opts.batch_size)
-    for item, head, gen in zip(items, heads, answers):
-        answer = list(gen.ids[:-1]) if gen.stop_reason == "stop_id" else list(gen.ids)
-        item.full_ids = head + answer
-        if opts.span == "answer":
-            item.span = (len(head), len(head) + len(answer))
+    for p, out in zip(prompts, outputs):
+        start, length = len(out.prompt_ids), out.think["length"]
+        head = len(out.answer_context_ids)
+        span = (start, start + length) if opts.span == "think" else (head, head + len(out.answer_ids))
+        items.append(ProbeItem(p, list(out.prompt_ids), list(out.full_ids), span, length, out.think["stop_reason"]))
     return items
 
 
@@ -224,8 +215,8 @@ def run_probe(loaded: LoadedModel, prompts: Sequence[ProbePrompt], opts: ProbeOp
     groups = by_category(prompts, opts.per_category)
     items = {c: prepare_items(loaded, ps, opts) for c, ps in groups.items()}
     routing = bool(model.capabilities.routing)
-    has_arms = any(isinstance(m, ActivationTap) and m.name.startswith("arm_") for m in model.modules())
-    has_bb = bool(getattr(model, "blackboard_parameters", None))
+    has_arms = model.capabilities.arms > 0
+    has_bb = bool(model.capabilities.blackboard)
     route_recs: dict[str, RouteRecorder] = {}
     arm_recs: dict[str, ActivationRecorder] = {}
     kls: dict[str, list[float]] = {}
@@ -261,7 +252,7 @@ def run_probe(loaded: LoadedModel, prompts: Sequence[ProbePrompt], opts: ProbeOp
             "matrix": result.arm_cosine.tolist(), **anatomy.collapse_metric(result.arm_cosine),
             "per_category": {c: anatomy.collapse_metric(m) for c, m in per_cat.items()}}
     else:
-        numbers["arm_collapse"] = {"skipped": "model has no arm_{k} ActivationTaps"}
+        numbers["arm_collapse"] = {"skipped": "model has no reasoning arms (capabilities.arms = 0)"}
     if has_bb:
         where = "last prompt position (prompt-only forward)" if opts.positions == "last" else f"every {opts.span}-span position"
         numbers["blackboard_kl"] = {"definition": f"KL(p_on || p_off) in nats at the {where}, probabilities clamped at 1e-10",

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from titan_eval.jsonl import read_jsonl
 from titan_eval.loading import LoadedModel
-from titan_eval.store import _clean
+from titan_eval.store import atomic_write_json, atomic_write_text
 from titan_eval.telemetry import anatomy, plots
 from titan_eval.telemetry.probe import ProbeOptions, ProbeResult, resolve_suite, run_probe
 
@@ -119,8 +119,8 @@ def write_report(out_dir: Path, result: ProbeResult, stem: str = "probe",
     out_dir.mkdir(parents=True, exist_ok=True)
     files = make_plots(out_dir, result, series)
     numbers = {**result.numbers, "figures": files, "report": f"{stem}.md"}
-    (out_dir / f"{stem}.json").write_text(json.dumps(_clean(numbers), indent=2, ensure_ascii=False) + "\n")
-    (out_dir / f"{stem}.md").write_text(markdown(numbers, files, f"{stem}.json"))
+    atomic_write_json(out_dir / f"{stem}.json", numbers)
+    atomic_write_text(out_dir / f"{stem}.md", markdown(numbers, files, f"{stem}.json"))
     return numbers
 
 

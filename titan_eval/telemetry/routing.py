@@ -33,7 +33,7 @@ from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
 from titan_eval.errors import ModelError, UsageError
-from titan_eval.telemetry.taps import RouteTap
+from titan_eval.models.taps import RouteTap
 
 Bound = int | Sequence[int] | Tensor
 

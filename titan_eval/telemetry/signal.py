@@ -7,7 +7,8 @@ Usage:
     rec.growth()       # [{"point": "embedding", "mean": ..., "max": ..., "n": ...}, {"point": "layer_0", ...}, ...]
     rec.injections()   # Titan: {"moe_injection": {"norm_mean", "backbone_norm_mean", "ratio"}, "cp_injection": ...}
 
-Where the stream is read (hooks are registered only inside the `with` block and removed on exit):
+Where the stream is read is each model's own declaration (`LanguageModel.stream_points`; hooks are registered only
+inside the `with` block and removed on exit):
     titan   its ActivationTaps: "embedding", "layer_{j}" (block j's output, before any ConceptPerceptron injection
             that follows it); injections "moe_injection" (moe_scale·c, added before layer mid) next to
             "mid_hidden" (the backbone stream it is added to) and "cp_injection" g [B, 1, d] next to the stream it
@@ -25,7 +26,6 @@ Per hook call only the norms [B, L] and the span mask stay on the device; they m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Callable
 
 import torch
@@ -33,44 +33,19 @@ from torch import Tensor, nn
 
 from titan_eval.errors import ModelError, UsageError
 from titan_eval.telemetry.routing import Span, TapRecorder
-from titan_eval.telemetry.taps import ActivationTap
+from titan_eval.models.taps import ActivationTap, StreamPoint
 
 TITAN_EXTRA_TAPS = ("mid_hidden", "moe_injection", "cp_injection")
 
 
-@dataclass(frozen=True)
-class StreamPoint:
-    """Where point `label` is read: the output of `module` (`where` = "output") or its first input ("input")."""
-
-    label: str
-    module: nn.Module
-    where: str
-
-
-def _prenorm_points(embedding: nn.Module, norms: list[nn.Module], final: nn.Module) -> list[StreamPoint]:
-    """embedding output; after layer i = input of the norm of layer i+1; after the last layer = final norm input."""
-    points = [StreamPoint("embedding", embedding, "output")]
-    after = norms[1:] + [final]
-    return points + [StreamPoint(f"layer_{i}", m, "input") for i, m in enumerate(after)]
-
-
 def stream_points(model: nn.Module) -> list[StreamPoint]:
-    """The read points of `model` (module docstring); `ModelError` for an architecture with no known layout."""
+    """The model's read points (`LanguageModel.stream_points`), plus its injection taps (TITAN_EXTRA_TAPS) when it
+    has them; `ModelError` for a model that declares none."""
+    declared = getattr(model, "stream_points", None)
+    if declared is None:
+        raise ModelError(f"{type(model).__name__} declares no residual-stream read points")
     taps = {m.name: m for m in model.modules() if isinstance(m, ActivationTap)}
-    if "embedding" in taps and "layer_0" in taps:
-        n = sum(1 for name in taps if name.startswith("layer_") and name[6:].isdigit())
-        names = ["embedding"] + [f"layer_{j}" for j in range(n)] + [t for t in TITAN_EXTRA_TAPS if t in taps]
-        return [StreamPoint(name, taps[name], "output") for name in names]
-    arch = getattr(model, "arch", type(model).__name__)
-    if arch == "mamba":
-        bb = model.backbone
-        return _prenorm_points(bb.embedding, [layer.norm for layer in bb.layers], bb.norm_f)
-    if arch == "helix":
-        return _prenorm_points(model.embedding, [b.norm1 for b in model.blocks], model.norm_out)
-    if arch == "h64lm":
-        inner = model.model
-        return _prenorm_points(inner.embed_tokens, [layer.input_layernorm for layer in inner.layers], inner.norm)
-    raise ModelError(f"no residual-stream read points are known for architecture {arch!r}")
+    return list(declared()) + [StreamPoint(t, taps[t], "output") for t in TITAN_EXTRA_TAPS if t in taps]
 
 
 class StreamRecorder(TapRecorder):

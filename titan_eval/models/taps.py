@@ -4,7 +4,19 @@ cost one Python call and no host-device synchronisation; recorders attach forwar
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class StreamPoint:
+    """Where residual-stream point `label` is read: the output of `module` (`where` = "output") or its first
+    input ("input"). Models list theirs in `LanguageModel.stream_points()`."""
+
+    label: str
+    module: nn.Module
+    where: str
 
 
 class RouteTap(nn.Module):

@@ -1,0 +1,98 @@
+"""Reliability of a run: a SIGKILLed run resumes to the uninterrupted result; a mismatched resume is refused;
+planted NaN weights fail the run with exit 3 naming the documents, keeping what was written."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from cli_helpers import titan_eval
+from titan_eval.loading import load
+from titan_eval.paths import CARDS_DIR
+
+pytestmark = pytest.mark.slow
+
+
+def _args(shared: Path, out: Path, *extra: str) -> list[str]:
+    return ["run", "arc_easy", "--model", "titan-tiny", "--data-dir", str(shared / "data"), "--limit", "128",
+            "--output", str(out), *extra]
+
+
+def _kill_after_first_chunk(args: list[str], samples: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "titan_eval", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if samples.exists() and samples.read_text().count("\n") >= 32:
+            os.kill(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_result(shared: Path, tmp_path: Path) -> None:
+    whole, killed = tmp_path / "whole", tmp_path / "killed"
+    assert titan_eval(*_args(shared, whole)).returncode == 0
+    _kill_after_first_chunk(_args(shared, killed), killed / "samples.jsonl")
+    state = json.loads((killed / "run.json").read_text())["titan_eval"]
+    assert state["status"] == "running"
+    done = (killed / "samples.jsonl").read_text()
+    assert 32 <= done.count("\n") < 128
+    with open(killed / "samples.jsonl", "a") as handle:
+        handle.write('{"task": "arc_easy", "doc_id": 1')  # a torn last write
+    refused = titan_eval(*_args(shared, killed, "--seed", "1"))
+    assert refused.returncode == 2 and "cannot resume" in refused.stderr and "options" in refused.stderr
+    resumed = titan_eval("run", "arc_easy", "--model", "titan-tiny", "--data-dir", str(shared / "data"),
+                         "--limit", "128", "--resume", str(killed))
+    assert resumed.returncode == 0, resumed.stderr
+    assert (killed / "samples.jsonl").read_bytes() == (whole / "samples.jsonl").read_bytes()
+    a, b = (json.loads((d / "run.json").read_text()) for d in (whole, killed))
+    assert a["results"] == b["results"] and a["n-samples"] == b["n-samples"]
+    assert a["titan_eval"]["tasks"]["arc_easy"]["prompt_sha256"] == b["titan_eval"]["tasks"]["arc_easy"]["prompt_sha256"]
+    assert b["titan_eval"]["status"] == "complete" and b["titan_eval"]["resumed_docs"] >= 32
+    again = titan_eval(*_args(shared, killed))
+    assert again.returncode == 2 and "complete run" in again.stderr
+
+
+def _nan_card(tmp_path: Path, byte: str) -> Path:
+    """titan-tiny (untied head) with the embedding row of one byte set to NaN: only rows containing it go NaN."""
+    model = load("titan-tiny", device="cpu").model
+    state = model.state_dict()
+    state["embedding.weight"][ord(byte)] = float("nan")
+    torch.save(state, tmp_path / "nan.pt")
+    card = yaml.safe_load((CARDS_DIR / "titan-tiny.yaml").read_text())
+    card.update(name="titan-nan", checkpoint=str(tmp_path / "nan.pt"))
+    path = tmp_path / "titan-nan.yaml"
+    path.write_text(yaml.safe_dump(card))
+    return path
+
+
+def test_planted_nan_weights_exit_3_naming_the_documents(tmp_path: Path) -> None:
+    docs = [json.loads(x) for x in (CARDS_DIR.parent / "tasks" / "sample" / "titan_sample.jsonl").read_text().splitlines()]
+    texts = [d["question"]["stem"] + " ".join(c["text"] for c in d["question"]["choices"]) for d in docs]
+    poisoned = [i for i, t in enumerate(texts) if "k" in t]  # only documents with a "k" meet the NaN row
+    assert 0 < len(poisoned) < len(docs)
+    card = _nan_card(tmp_path, "k")
+    failed = titan_eval("run", "titan_sample", "--model", str(card), "--output", str(tmp_path / "r"))
+    assert failed.returncode == 3 and "Traceback" not in failed.stderr, failed.stderr
+    named = failed.stderr.split("doc ids", 1)[1]
+    assert [int(x) for x in named.split(";")[0].replace("…", "").replace(",", " ").split()] == poisoned
+    state = json.loads((tmp_path / "r" / "run.json").read_text())["titan_eval"]
+    assert state["status"] == "error" and "non-finite" in state["error"]
+    lines = [json.loads(x) for x in (tmp_path / "r" / "samples.jsonl").read_text().splitlines()]
+    assert sorted(ln["doc_id"] for ln in lines if ln.get("invalid")) == poisoned and len(lines) == len(docs)
+    allowed = titan_eval("run", "titan_sample", "--model", str(card), "--allow-invalid", "--output", str(tmp_path / "a"))
+    assert allowed.returncode == 0, allowed.stderr
+    run = json.loads((tmp_path / "a" / "run.json").read_text())
+    assert run["n-samples"]["titan_sample"]["effective"] == len(docs) - len(poisoned)
+    assert run["titan_eval"]["tasks"]["titan_sample"]["invalid_docs"] == poisoned

@@ -1,0 +1,187 @@
+"""lm-eval's tasks (hellaswag, arc_*, titan_sample) in one mode: select documents, run lm-eval's `evaluate` with
+`TitanEvalLM` (ll, or think for cot), and turn its per-document records into titan-eval sample lines and
+`TaskResult`s (one per task).
+
+Fingerprints: `data_sha256` covers exactly the files this task read for this data dir (`tasks.data.data_files`);
+`prompt_sha256` covers every document's id, lm-eval prompt, choices and gold, and in cot mode also the think prompt
+(so the choice-listing form and the plain form never compare as equal).
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from titan_eval.errors import DataError
+from titan_eval.loading import LoadedModel
+from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
+from titan_eval.tasks.catalog import load_lm_eval_tasks
+from titan_eval.tasks.data import data_files
+from titan_eval.hashing import sha256_json
+from titan_eval.tasks.mc_samples import mc_sample_lines
+from titan_eval.tasks.selection import select_docs
+from titan_eval.think_stats import think_statistics
+
+SCORER = "lm-eval-mc-v1"
+DOCS_PER_WRITE = 32
+"""Documents per lm-eval `evaluate` call; their sample lines are appended (and fsync'd) when the call returns.
+The chunks form a fixed grid over each task's selected documents, so a resumed run batches exactly as an
+uninterrupted one."""
+METRICS = ("acc", "acc_norm")
+
+
+def chunk_grid(doc_ids: Sequence[Any]) -> list[list[Any]]:
+    """The selected documents in write order, cut into `DOCS_PER_WRITE` chunks."""
+    return [list(doc_ids[i:i + DOCS_PER_WRITE]) for i in range(0, len(doc_ids), DOCS_PER_WRITE)]
+
+
+def completed_chunks(doc_ids: Sequence[Any], done: set[Any]) -> set[Any]:
+    """The documents of every chunk that `done` covers entirely (a partly written chunk is redone)."""
+    return {d for chunk in chunk_grid(doc_ids) if all(x in done for x in chunk) for d in chunk}
+
+
+def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Sequence[str],
+                      previous: Mapping[str, Sequence[dict[str, Any]]], sink: Callable[[list[dict[str, Any]]], None],
+                      progress: Callable[[int], None] | None = None) -> list[TaskOutput]:
+    """Evaluate `names` in `mode` (ll | cot) with one adapter; one `TaskOutput` per task, in `names` order.
+
+    `previous[key]` are lines a resumed run already holds (whole chunks only, see `completed_chunks`): those
+    documents are not run again. Every newly finished chunk's lines go to `sink` at once."""
+    from lm_eval.evaluator import evaluate
+
+    from titan_eval.adapter import TitanEvalLM
+
+    task_dict = load_lm_eval_tasks(list(names), options.data_dir)
+    think = _think_options(loaded, options) if mode == "cot" else None
+    lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
+                     reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress, think_options=think)
+    outputs = []
+    with routing_recorder(loaded) as recorder:
+        for name in names:
+            t0 = time.time()
+            task = task_dict[name]
+            key = name if mode == "ll" else f"{name}_cot"
+            selection = select_docs(name, task.eval_docs, options.limit, options.stratify, options.seed)
+            old = {ln["doc_id"]: ln for ln in previous.get(key, ())}
+            for chunk in chunk_grid(selection.doc_ids):
+                if all(d in old for d in chunk):
+                    continue
+                try:
+                    out = evaluate(lm, {name: task}, samples={name: chunk}, log_samples=True,
+                                   bootstrap_iters=0, verbosity="ERROR")
+                except (KeyError, ValueError, TypeError) as err:
+                    raise DataError(f"lm-eval could not evaluate {name}: {type(err).__name__}: {err}") from err
+                lines = mc_sample_lines(task, out["samples"][name], key, mode, lm.log)
+                sink(lines)
+                old.update((ln["doc_id"], ln) for ln in lines)
+            lines = [old[d] for d in selection.doc_ids]
+            outputs.append(_task_output(task, name, key, mode, lines, selection, think, lm.counter.tokens, options,
+                                        round(time.time() - t0, 3)))
+    if recorder is not None:
+        routing = routing_summary(recorder, list(names))
+        outputs = [TaskOutput(o.lines, tuple(replace(r, meta={**r.meta, "routing": routing}) for r in o.results),
+                              o.seconds) for o in outputs]
+    return outputs
+
+
+def aggregate(task: Any, lines: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS) -> dict[str, Any]:
+    """lm-eval's aggregation of per-document values (`task.aggregation()`, `stderr_for_metric` with lm-eval's
+    default 100000 bootstrap iterations; "N/A" for fewer than 2 documents), over the valid lines."""
+    from lm_eval.api.metrics import stderr_for_metric
+
+    out: dict[str, Any] = {}
+    for metric in metrics:
+        values = [ln[metric] for ln in lines if ln.get(metric) is not None]
+        if not values:
+            continue
+        agg = task.aggregation()[metric]
+        out[f"{metric},none"] = agg(values)
+        stderr = stderr_for_metric(agg, 100000)
+        out[f"{metric}_stderr,none"] = stderr(values) if (stderr and len(values) > 1) else "N/A"
+    return out
+
+
+def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str, Any]], selection: Any,
+                 think: Any, forward_tokens: int, options: Any, seconds: float) -> TaskOutput:
+    valid = [ln for ln in lines if not ln.get("invalid")]
+    metrics = {"alias": key, **aggregate(task, valid)}
+    files = data_files(name, options.data_dir)
+    meta: dict[str, Any] = {"selection": selection.to_dict(), "forward_tokens": forward_tokens, "data_files": files,
+                            "invalid_docs": [ln["doc_id"] for ln in lines if ln.get("invalid")]}
+    per_doc = {m: [ln[m] for ln in valid] for m in METRICS}
+    if think is not None:
+        meta["think"] = think.to_dict()
+        traces = [t for ln in lines for t in ln["think"].get("samples", [ln["think"]])]
+        meta["think_stats"] = think_statistics(traces, think.think_budget)
+        if think.samples > 1:
+            per_trace = trace_accuracy(valid)
+            metrics.update(per_trace.metrics)
+            per_doc["acc_trace_mean"] = per_trace.per_doc
+    fingerprint = TaskFingerprint(
+        task=name, mode=mode, scorer=SCORER, data_sha256=sha256_json(sorted(files.values())) if files else "hub",
+        prompt_sha256=sha256_json([_prompt_fields(ln) for ln in lines]),
+        doc_ids_sha256=sha256_json([ln["doc_id"] for ln in lines]))
+    result = TaskResult(key=key, metrics=metrics, n=len(valid), n_original=selection.total, fingerprint=fingerprint,
+                        higher_is_better=dict(task.higher_is_better()), meta=meta, per_doc=per_doc,
+                        version=task.VERSION, config=dict(task.dump_config()))
+    return TaskOutput(tuple(lines), (result,), seconds)
+
+
+def _prompt_fields(line: dict[str, Any]) -> list[Any]:
+    fields = [line["doc_id"], line["prompt"], line["choices"], line["gold"]]
+    if "think" in line:
+        fields.append(line["think"]["prompt"])
+    return fields
+
+
+def _think_options(loaded: LoadedModel, options: Any) -> Any:
+    from titan_eval.think import ThinkOptions
+
+    return ThinkOptions.from_card(loaded.card, **options.think)
+
+
+@contextmanager
+def routing_recorder(loaded: LoadedModel) -> Iterator[Any]:
+    """A RouteRecorder over every scored position while lm-eval runs, for models that route (else None)."""
+    if not loaded.model.capabilities.routing:
+        yield None
+        return
+    from titan_eval.telemetry.routing import RouteRecorder
+
+    with RouteRecorder(loaded.model) as rec:
+        yield rec
+
+
+def routing_summary(recorder: Any, names: list[str]) -> dict[str, Any]:
+    """Mean route weight per arm/expert (and pair frequencies, entropies) per routing layer, over all real
+    positions of every forward pass of this mode's tasks (contexts and continuations; tasks pooled)."""
+    layers = {layer: recorder.summary(layer).to_dict() for layer in recorder.layers}
+    return {"span": "all real positions of every scoring forward pass", "tasks_pooled": names, "layers": layers}
+
+
+class TraceAccuracy:
+    """Per-document mean accuracy over K traces (`per_doc`) and its mean ± stderr as lm-eval-style metrics."""
+
+    def __init__(self, per_doc: list[float]) -> None:
+        import numpy as np
+
+        values = np.array(per_doc, dtype=float)
+        stderr = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
+        self.per_doc = per_doc
+        self.metrics = {"acc_trace_mean,none": float(values.mean()), "acc_trace_mean_stderr,none": stderr}
+
+
+def trace_accuracy(lines: list[dict[str, Any]]) -> TraceAccuracy:
+    """With K traces per doc: each doc's mean accuracy over its traces (argmax of the choice log-probs after
+    each trace), then mean and standard error over docs ("acc_trace_mean")."""
+    import numpy as np
+
+    per_doc = []
+    for ln in lines:
+        table = ln["think"]["choice_logprobs"]
+        k = len(next(iter(table.values())))
+        preds = [int(np.argmax([table[i][j] for i in sorted(table)])) for j in range(k)]
+        per_doc.append(float(np.mean([p == ln["gold"] for p in preds])))
+    return TraceAccuracy(per_doc)
