@@ -1,10 +1,11 @@
-"""Run the real console entry point in a subprocess (real exit codes, real stderr)."""
+"""Run the CLI: the real console entry point in a subprocess (`titan_eval`), or in-process (`invoke`)."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -12,3 +13,25 @@ def titan_eval(*args: str, cwd: Path | None = None, timeout: int = 600) -> subpr
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([sys.executable, "-m", "titan_eval", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """An in-process CLI run through Typer's CliRunner, shaped like a CompletedProcess."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+
+def invoke(*args: str) -> Invocation:
+    """`titan-eval ARGS` in-process (CliRunner): the commands' own error mapping (`cli.errors`) gives the exit code
+    and the `error:` line; an exception that escaped it is kept in `exception` (and makes returncode 1)."""
+    from typer.testing import CliRunner
+
+    from titan_eval.cli.app import app
+
+    result = CliRunner().invoke(app, list(args))
+    escaped = result.exception if not isinstance(result.exception, SystemExit) else None
+    return Invocation(result.exit_code, result.stdout, result.stderr, escaped)

@@ -5,6 +5,9 @@ import shutil
 from pathlib import Path
 
 from cli_helpers import titan_eval
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
 
 BASELINE = Path(__file__).resolve().parents[1] / "results" / "baselines" / "titan-tiny-arc_easy"
 GATE = ("--metric", "acc,acc_norm", "--max-drop", "0.01")  # as in the Makefile's `gate` target

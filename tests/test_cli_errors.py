@@ -1,13 +1,15 @@
-"""Bad input: one clear line naming the problem, the documented exit code, no traceback."""
+"""Bad input: one clear line naming the problem, the documented exit code, no traceback. In-process through
+Typer's CliRunner (`invoke`); the real console entry point in a subprocess where that is the point."""
 
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import titan_eval
+from cli_helpers import invoke, titan_eval
 
 
 def _one_line_error(proc, code: int, *fragments: str) -> None:
+    assert getattr(proc, "exception", None) is None, proc.exception
     assert proc.returncode == code, (proc.returncode, proc.stderr)
     assert "Traceback" not in proc.stderr
     err_lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
@@ -17,16 +19,23 @@ def _one_line_error(proc, code: int, *fragments: str) -> None:
 
 
 def test_unknown_task() -> None:
+    _one_line_error(invoke("run", "no_such_task", "--model", "mamba-tiny"), 2, "unknown task", "no_such_task")
+
+
+@pytest.mark.slow
+def test_the_console_entry_point_maps_errors_to_exit_codes() -> None:
     _one_line_error(titan_eval("run", "no_such_task", "--model", "mamba-tiny"), 2, "unknown task", "no_such_task")
+    proc = titan_eval("run", "titan_sample", "--limit", "abc")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
 def test_unknown_model() -> None:
-    _one_line_error(titan_eval("run", "titan_sample", "--model", "no-such-card"), 2, "unknown model", "no-such-card")
+    _one_line_error(invoke("run", "titan_sample", "--model", "no-such-card"), 2, "unknown model", "no-such-card")
 
 
 def test_missing_checkpoint(tmp_path: Path) -> None:
     missing = tmp_path / "nope.pt"
-    _one_line_error(titan_eval("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(missing)), 3,
+    _one_line_error(invoke("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(missing)), 3,
                     "checkpoint not found", str(missing))
 
 
@@ -35,12 +44,12 @@ def test_checkpoint_with_wrong_keys(tmp_path: Path) -> None:
 
     bad = tmp_path / "bad.pt"
     torch.save({"model": {"unexpected.weight": torch.zeros(2)}}, bad)
-    _one_line_error(titan_eval("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(bad)), 3,
+    _one_line_error(invoke("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(bad)), 3,
                     "missing", "unexpected.weight")
 
 
 def test_data_dir_without_the_needed_file(tmp_path: Path) -> None:
-    _one_line_error(titan_eval("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path)), 2,
+    _one_line_error(invoke("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path)), 2,
                     "ARC-Easy-Test.jsonl", str(tmp_path))
 
 
@@ -48,16 +57,24 @@ def test_malformed_jsonl_line_is_named(shared: Path, tmp_path: Path) -> None:
     src = (shared / "data" / "arc" / "ARC-Easy-Test.jsonl").read_text().splitlines()
     (tmp_path / "ARC-Easy-Dev.jsonl").write_text((shared / "data" / "arc" / "ARC-Easy-Dev.jsonl").read_text())
     (tmp_path / "ARC-Easy-Test.jsonl").write_text("\n".join(src[:4] + ['{"id": "x", "question": '] + src[4:10]) + "\n")
-    proc = titan_eval("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path))
+    proc = invoke("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path))
     _one_line_error(proc, 2, "ARC-Easy-Test.jsonl:5", "malformed JSON")
 
 
 def test_bad_option_value_is_a_usage_error() -> None:
-    proc = titan_eval("run", "titan_sample", "--limit", "abc")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    proc = invoke("run", "titan_sample", "--limit", "abc")
+    assert proc.returncode == 2 and proc.exception is None
+
+
+def test_options_are_checked_before_the_model_loads(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.pt"  # the model would fail with exit 3; the bad option must win with exit 2
+    _one_line_error(invoke("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(missing),
+                           "--think-budget", "0"), 2, "--think-budget")
+    _one_line_error(invoke("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(missing),
+                           "--stratify"), 2, "--stratify needs --limit")
 
 
 @pytest.mark.parametrize("args", [("models",), ("tasks",), ("env",)])
 def test_info_commands(args: tuple[str, ...]) -> None:
-    proc = titan_eval(*args)
+    proc = invoke(*args)
     assert proc.returncode == 0 and proc.stdout.strip()

@@ -7,6 +7,8 @@ import pytest
 
 from cli_helpers import titan_eval
 
+pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
+
 TASKS = ("arc_easy", "arc_challenge", "hellaswag")
 
 

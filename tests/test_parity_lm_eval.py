@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
+pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
+
 transformers = pytest.importorskip("transformers")
 
 N_DOCS = 100

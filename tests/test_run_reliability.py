@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 
 def _args(shared: Path, out: Path, *extra: str) -> list[str]:
-    return ["run", "arc_easy", "--model", "titan-tiny", "--data-dir", str(shared / "data"), "--limit", "128",
+    return ["run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(shared / "data"), "--limit", "256",
             "--output", str(out), *extra]
 
 
@@ -47,13 +47,13 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(shared: Path, tmp_path
     state = json.loads((killed / "run.json").read_text())["titan_eval"]
     assert state["status"] == "running"
     done = (killed / "samples.jsonl").read_text()
-    assert 32 <= done.count("\n") < 128
+    assert 32 <= done.count("\n") < 256
     with open(killed / "samples.jsonl", "a") as handle:
         handle.write('{"task": "arc_easy", "doc_id": 1')  # a torn last write
     refused = titan_eval(*_args(shared, killed, "--seed", "1"))
     assert refused.returncode == 2 and "cannot resume" in refused.stderr and "options" in refused.stderr
-    resumed = titan_eval("run", "arc_easy", "--model", "titan-tiny", "--data-dir", str(shared / "data"),
-                         "--limit", "128", "--resume", str(killed))
+    resumed = titan_eval("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(shared / "data"),
+                         "--limit", "256", "--resume", str(killed))
     assert resumed.returncode == 0, resumed.stderr
     assert (killed / "samples.jsonl").read_bytes() == (whole / "samples.jsonl").read_bytes()
     a, b = (json.loads((d / "run.json").read_text()) for d in (whole, killed))

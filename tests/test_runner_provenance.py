@@ -10,6 +10,9 @@ from run_helpers import run_json
 from titan_eval.loading import load
 from titan_eval.runner import RunOptions
 from titan_eval.hashing import sha256_json
+import pytest
+
+pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
 
 
 def _subset_dir(shared: Path, root: Path, n_test: int, n_dev: int) -> Path:

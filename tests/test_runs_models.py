@@ -10,6 +10,8 @@ from titan_eval.loading import load
 from run_helpers import run_json
 from titan_eval.runner import RunOptions
 
+pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
+
 
 def _lines(run_dir: Path) -> list[dict]:
     return [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]

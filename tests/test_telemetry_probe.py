@@ -21,6 +21,8 @@ from titan_eval.telemetry.activations import ActivationRecorder
 from titan_eval.telemetry.routing import RouteRecorder
 from titan_eval.telemetry.signal import StreamRecorder
 
+pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
+
 
 def hooks(model: nn.Module) -> list[str]:
     """Names of modules carrying any forward (pre-)hook, plus 'global' for module-wide hooks."""

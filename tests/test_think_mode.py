@@ -14,6 +14,8 @@ from run_helpers import run_json
 from titan_eval.runner import RunOptions
 from titan_eval.think_stats import LockRule, attractor_period
 
+pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
+
 
 def _run(card: str, shared: Path, out: Path, **kw) -> tuple[Path, dict]:
     options = RunOptions(tasks=(kw.pop("task", "arc_challenge"),), data_dir=str(shared / "data"),
