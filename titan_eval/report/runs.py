@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from titan_eval.errors import DataError
 from titan_eval.jsonl import read_jsonl
+from titan_eval.textfiles import read_text
 
 DocId = int | str
 
@@ -87,7 +88,7 @@ class StoredRun:
         out: dict[DocId, float] = {}
         for doc_id, sample in self.samples.get(key, {}).items():
             value = sample.get(metric)
-            if not _is_number(value) or not math.isfinite(float(value)):
+            if not _is_number(value) or not _is_finite(value):
                 line = self.lines[(key, doc_id)]
                 raise DataError(f"{self.samples_path}:{line}: {key} doc {doc_id!r} has no finite number for {metric!r}")
             out[doc_id] = float(value)
@@ -106,31 +107,54 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _read_run_json(path: Path) -> dict[str, Any]:
+def _is_finite(value: int | float) -> bool:
+    """False for NaN, ±inf and integers beyond float range."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise DataError(f"{path}: cannot read run file ({err.strerror or err})") from err
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _read_run_json(path: Path) -> dict[str, Any]:
+    text = read_text(path, "run file")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from err
+    except RecursionError as err:
+        raise DataError(f"{path}: JSON nested too deeply to read") from err
+    except ValueError as err:  # e.g. an integer literal beyond Python's digit limit
+        raise DataError(f"{path}: malformed JSON ({str(err).split(';')[0]})") from err
     if not isinstance(raw, dict):
         raise DataError(f"{path}: run.json must hold a JSON object")
     return raw
 
 
+def _objects(raw: Mapping[str, Any], name: str, path: Path) -> dict[str, Any]:
+    """`raw[name]` (absent or null: {}), required to be an object whose values are objects too."""
+    section = raw.get(name) or {}
+    if not isinstance(section, dict) or not all(isinstance(v, dict) for v in section.values()):
+        raise DataError(f"{path}: {name!r} must be an object of objects keyed by result key")
+    return section
+
+
 def _task_infos(raw: Mapping[str, Any], path: Path) -> dict[str, TaskInfo]:
-    section = raw.get("titan_eval") or {}
-    tasks = section.get("tasks") or {}
-    if not isinstance(tasks, dict):
-        raise DataError(f"{path}: titan_eval.tasks must be an object keyed by result key")
+    tasks = _objects(_section(raw, path), "tasks", path)
     out: dict[str, TaskInfo] = {}
     for key, info in tasks.items():
-        if not isinstance(info, dict):
-            raise DataError(f"{path}: titan_eval.tasks[{key!r}] must be an object")
-        out[key] = TaskInfo(key=key, **{f: info.get(f) for f in (*COMPARABILITY_FIELDS, "doc_ids_sha256")})
+        fingerprint = {f: info.get(f) for f in (*COMPARABILITY_FIELDS, "doc_ids_sha256")}
+        bad = [f for f, v in fingerprint.items() if v is not None and not isinstance(v, str)]
+        if bad:
+            raise DataError(f"{path}: titan_eval.tasks[{key!r}].{bad[0]} must be a string")
+        out[key] = TaskInfo(key=key, **fingerprint)
     return out
+
+
+def _section(raw: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    section = raw.get("titan_eval") or {}
+    if not isinstance(section, dict):
+        raise DataError(f"{path}: 'titan_eval' must be an object")
+    return section
 
 
 def read_samples(path: Path) -> tuple[dict[str, dict[DocId, dict[str, Any]]], dict[tuple[str, DocId], int]]:
@@ -164,17 +188,15 @@ def load_run(ref: str | Path) -> StoredRun:
     if not samples_path.exists():
         raise DataError(f"{samples_path}: missing; compare and gate pair per-document scores, so they need it")
     samples, lines = read_samples(samples_path)
-    section = raw.get("titan_eval") or {}
-    results = raw.get("results") or {}
-    if not isinstance(results, dict):
-        raise DataError(f"{run_json}: 'results' must be an object keyed by result key")
+    section = _section(raw, run_json)
+    results = _objects(raw, "results", run_json)
     return StoredRun(
         path=directory,
         label=str(section.get("run_id") or directory.name),
         status=str(section.get("status") or "unknown"),
         results=results,
         tasks=_task_infos(raw, run_json),
-        higher_is_better=raw.get("higher_is_better") or {},
+        higher_is_better=_objects(raw, "higher_is_better", run_json),
         samples=samples,
         lines=lines,
     )
