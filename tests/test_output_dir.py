@@ -100,3 +100,20 @@ def test_sanitised_names_are_safe_children(tmp_path: Path, text: str) -> None:
 def test_run_ids_from_hostile_card_names_stay_one_component(tmp_path: Path, card: str) -> None:
     run_id = make_run_id(card, 0)
     assert safe_child(tmp_path, safe_name(run_id, "run id")).parent == tmp_path
+
+
+@pytest.mark.parametrize("name", ["../../outside", "/abs", "a/b", "..", "x" * 101, "tab\there"])
+def test_explicit_card_names_must_be_plain_file_names(name: str) -> None:
+    """A card's name becomes part of run and probe folder names (results/<stamp>-<name>-s0)."""
+    from titan_eval.cards import load_card
+
+    with pytest.raises(UsageError, match="card name"):
+        load_card({"arch": "mamba", "name": name})
+
+
+def test_a_card_name_taken_from_the_file_stem_is_sanitised(tmp_path: Path) -> None:
+    from titan_eval.cards import load_card
+
+    card = tmp_path / "my card (v2).yaml"
+    card.write_text("arch: mamba\n")
+    assert load_card(str(card)).name == "my_card_v2_"

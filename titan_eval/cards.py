@@ -2,7 +2,7 @@
 
 Schema (every key but `name` and `arch` optional):
 
-    name: titan-tiny                  # card name (the file stem)
+    name: titan-tiny                  # card name (default: the file stem); letters, digits and ._+- only
     description: one line
     arch: titan                       # a registered architecture (titan_eval.models.registry)
     config: {...}                     # the architecture's constructor config (original field names)
@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from titan_eval.errors import DataError, UsageError
+from titan_eval.output_dir import sanitise_name
 from titan_eval.paths import CARDS_DIR, expand
 from titan_eval.textfiles import load_yaml
 from titan_eval.tokenizers import TokenizerSpec
@@ -100,7 +101,7 @@ class ModelCard:
         if "arch" not in raw:
             raise UsageError(f"{source}: a model card needs an 'arch'")
         data = dict(raw)
-        data.setdefault("name", Path(source).stem if source != "<dict>" else str(data["arch"]))
+        data.setdefault("name", sanitise_name(Path(source).stem if source != "<dict>" else str(data["arch"]))[:100])
         for key, kinds in _CARD_TYPES.items():
             _check_type(data, key, kinds, source)
         if not _NAME.fullmatch(data["name"]) or data["name"] in (".", ".."):
