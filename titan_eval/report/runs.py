@@ -130,16 +130,16 @@ def _read_run_json(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _objects(raw: Mapping[str, Any], name: str, path: Path) -> dict[str, Any]:
+def _objects(raw: Mapping[str, Any], name: str, path: Path, label: str | None = None) -> dict[str, Any]:
     """`raw[name]` (absent or null: {}), required to be an object whose values are objects too."""
     section = raw.get(name) or {}
     if not isinstance(section, dict) or not all(isinstance(v, dict) for v in section.values()):
-        raise DataError(f"{path}: {name!r} must be an object of objects keyed by result key")
+        raise DataError(f"{path}: {label or repr(name)} must be an object of objects keyed by result key")
     return section
 
 
 def _task_infos(raw: Mapping[str, Any], path: Path) -> dict[str, TaskInfo]:
-    tasks = _objects(_section(raw, path), "tasks", path)
+    tasks = _objects(_section(raw, path), "tasks", path, "titan_eval.tasks")
     out: dict[str, TaskInfo] = {}
     for key, info in tasks.items():
         fingerprint = {f: info.get(f) for f in (*COMPARABILITY_FIELDS, "doc_ids_sha256")}
