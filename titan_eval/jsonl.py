@@ -10,20 +10,29 @@ from titan_eval.errors import DataError
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) for every non-blank line; `DataError` for an unreadable file, malformed JSON
-    (file:line and the parser's message), or a line that is not a JSON object."""
+    """(line number, object) for every non-blank line; `DataError` for an unreadable file, a line that is not
+    UTF-8, malformed or too deeply nested JSON (file:line and the parser's message), or a line that is not a JSON
+    object."""
     try:
-        handle = open(path, encoding="utf-8")
+        handle = open(path, "rb")
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror or err})") from err
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise DataError(f"{path}:{number}: not UTF-8 text (byte 0x{raw[err.start]:02x})") from err
             if not line.strip():
                 continue
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{number}: malformed JSON ({err.msg})") from err
+            except ValueError as err:  # e.g. an integer literal beyond Python's digit limit
+                raise DataError(f"{path}:{number}: malformed JSON ({str(err).split(';')[0]})") from err
+            except RecursionError as err:
+                raise DataError(f"{path}:{number}: JSON nested too deeply to read") from err
             if not isinstance(obj, dict):
                 raise DataError(f"{path}:{number}: expected a JSON object")
             yield number, obj

@@ -13,10 +13,11 @@ import torch
 
 from titan_eval.cards import ModelCard, load_card
 from titan_eval.checkpoints import load_strict, locate, read_file
-from titan_eval.errors import CheckpointError, TokenizerError, UsageError
+from titan_eval.errors import CheckpointError, ModelError, TokenizerError, UsageError
 from titan_eval.models.base import LanguageModel
 from titan_eval.models.registry import get_architecture
 from titan_eval.tokenizer_discovery import discover_tokenizer
+from titan_eval.textfiles import one_line
 from titan_eval.tokenizers import Tokenizer, TokenizerSpec, build_tokenizer
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -73,12 +74,22 @@ def resolve_card(
     return replace(card, tokenizer=discover_tokenizer(card.tokenizer, card.checkpoint))
 
 
+def _construct(cls: type[LanguageModel], config: Mapping[str, Any], card: ModelCard) -> LanguageModel:
+    """`cls.from_config(config)`; a config whose values do not build the model (wrong types, impossible sizes) is a
+    `ModelError` naming the card, not a traceback from deep inside torch."""
+    try:
+        return cls.from_config(config)
+    except (TypeError, ValueError, OverflowError, RuntimeError) as err:
+        raise ModelError(f"{card.source}: config does not build a {card.arch} model "
+                         f"({type(err).__name__}: {one_line(err)})") from err
+
+
 def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
     cls = get_architecture(card.arch)
     if not card.checkpoint:
         if not card.config:
             raise UsageError(f"card {card.name}: no config and no checkpoint to take one from")
-        return cls.from_config({**card.config, "init_seed": card.init_seed}), None
+        return _construct(cls, {**card.config, "init_seed": card.init_seed}, card), None
     files = locate(card.checkpoint)
     config = card.config or files.config
     if not config:
@@ -89,7 +100,7 @@ def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
         raw = {k: v for part in objects for k, v in part.items()}
     state_dict = cls.state_dict_from_checkpoint(raw)
     config = cls.config_for_checkpoint(config, state_dict)
-    model = cls.from_config(config)
+    model = _construct(cls, config, card)
     load_strict(model, state_dict, source=str(card.checkpoint))
     return model.eval(), files.sha256
 

@@ -25,9 +25,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from titan_eval.errors import ModelError
+from titan_eval.textfiles import load_yaml
 
 LAYER_TYPES = ("mamba", "gla", "sparse_attention")
 LAYER_KEYS = ("type", "d_state", "d_conv", "expand_factor", "dt_min", "dt_max", "window_size", "global_tokens",
@@ -180,10 +179,7 @@ def _with_yaml(raw: Mapping[str, Any]) -> dict[str, Any]:
     from titan_eval.paths import expand
 
     path = Path(expand(str(raw["yaml"])))
-    try:
-        base = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as err:
-        raise ModelError(f"helix config: cannot read model YAML {path} ({err})") from err
+    base = load_yaml(path, "Helix model YAML")
     if not isinstance(base, Mapping):
         raise ModelError(f"helix config: {path} is not a YAML mapping")
     return {**base, **{k: v for k, v in raw.items() if k != "yaml"}}

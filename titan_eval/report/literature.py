@@ -28,9 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-import yaml
-
 from titan_eval.errors import DataError
+from titan_eval.textfiles import load_yaml
 
 UNSTATED = "(metric unstated)"
 METRIC_NAMES = frozenset({"acc", "exact_match", "f1", "mcc", "brier_score", "likelihood", "perplexity", "margin"})
@@ -67,11 +66,24 @@ def is_metric_name(name: str) -> bool:
 
 
 def _score(value: Any, metric: str, source: str | None, where: str) -> LiteratureScore:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise DataError(f"{where}: expected a finite number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(_float(value)):
+        raise DataError(f"{where}: expected a finite number, got {_short(value)}")
     if (metric == "acc" or metric.startswith("acc_") or metric == "exact_match") and not 0.0 <= value <= 1.0:
         raise DataError(f"{where} = {value}: accuracies are fractions in [0, 1], not percent")
     return LiteratureScore(float(value), source)
+
+
+def _float(value: int | float) -> float:
+    """float(value), with integers beyond float range as inf (so they are refused, not an OverflowError)."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_scores(
@@ -103,17 +115,6 @@ def parse_scores(
     return [Literature(label, scores) for label, scores in columns.items() if scores]
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as err:
-        raise DataError(f"{path}: cannot read literature file ({err.strerror or err})") from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise DataError(f"{path}{where}: malformed YAML ({getattr(err, 'problem', err)})") from err
-
-
 def _from_card(ref: str | Path) -> list[Literature]:
     from titan_eval.cards import load_card
 
@@ -128,7 +129,7 @@ def load_literature(ref: str | Path) -> list[Literature]:
     path = Path(ref)
     if not path.is_file():
         return _from_card(ref)
-    raw = _read_yaml(path)
+    raw = load_yaml(path, "literature file")
     if not isinstance(raw, Mapping):
         raise DataError(f"{path}: a literature file must be a YAML mapping")
     if "arch" in raw:

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from titan_eval.errors import DataError
 from titan_eval.jsonl import read_jsonl
 from titan_eval.records import RunRecord, TaskFingerprint
+from titan_eval.textfiles import read_text
 
 DocId = int | str
 
@@ -72,7 +73,7 @@ class StoredRun:
         out: dict[DocId, float] = {}
         for doc_id, sample in self.samples.get(key, {}).items():
             value = sample.get(metric)
-            if not _is_number(value) or not math.isfinite(float(value)):
+            if not _is_number(value) or not _is_finite(value):
                 line = self.lines[(key, doc_id)]
                 raise DataError(f"{self.samples_path}:{line}: {key} doc {doc_id!r} has no finite number for {metric!r}")
             out[doc_id] = float(value)
@@ -91,15 +92,24 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _read_run_json(path: Path) -> dict[str, Any]:
+def _is_finite(value: int | float) -> bool:
+    """False for NaN, ±inf and integers beyond float range."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise DataError(f"{path}: cannot read run file ({err.strerror or err})") from err
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _read_run_json(path: Path) -> dict[str, Any]:
+    text = read_text(path, "run file")
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
         raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from err
+    except RecursionError as err:
+        raise DataError(f"{path}: JSON nested too deeply to read") from err
+    except ValueError as err:  # e.g. an integer literal beyond Python's digit limit
+        raise DataError(f"{path}: malformed JSON ({str(err).split(';')[0]})") from err
     if not isinstance(raw, dict):
         raise DataError(f"{path}: run.json must hold a JSON object")
     return raw

@@ -19,6 +19,7 @@ from typing import Any, Mapping
 from titan_eval.errors import DataError
 from titan_eval.jsonl import read_jsonl
 from titan_eval.paths import TASKS_DIR
+from titan_eval.textfiles import load_yaml
 
 DEFAULT_PROBES = TASKS_DIR / "fact_margins" / "facts.jsonl"
 LEVELS = ("easy", "medium", "hard", "wrong")  # ascending hardness; `wrong` is the Helix single level
@@ -88,15 +89,13 @@ def _helix(obj: Any, default_style: str, where: str) -> Probe:
 
 
 def _read_helix(file: Path) -> list[Probe]:
-    import yaml
-
-    try:
-        doc = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise DataError(f"{file}: not YAML ({err})") from err
+    doc = load_yaml(file, "probe file")
     if not isinstance(doc, dict) or not isinstance(doc.get("probes"), list):
         raise DataError(f"{file}: expected a mapping with a `probes:` list")
-    style = (doc.get("defaults") or {}).get("prompt_style", "raw")
+    defaults = doc.get("defaults") or {}
+    if not isinstance(defaults, dict):
+        raise DataError(f"{file}: `defaults` must be a mapping such as {{prompt_style: raw}}")
+    style = defaults.get("prompt_style", "raw")
     return [_helix(p, style, f"{file}: probe {k + 1}") for k, p in enumerate(doc["probes"])]
 
 

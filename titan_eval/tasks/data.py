@@ -47,9 +47,19 @@ def _arc_row(path: Path, number: int, obj: dict[str, Any]) -> dict[str, Any]:
                "choices": {"text": [c["text"] for c in choices], "label": [c["label"] for c in choices]}}
     except (KeyError, TypeError) as err:
         raise DataError(f"{path}:{number}: not an ARC release row (missing {err})") from err
+    texts = [row["id"], row["question"], row["answerKey"], *row["choices"]["text"], *row["choices"]["label"]]
+    if not all(isinstance(t, str) for t in texts):
+        raise DataError(f"{path}:{number}: ARC id, question.stem, choice texts/labels and answerKey must be strings")
     if row["answerKey"] not in row["choices"]["label"]:
         raise DataError(f"{path}:{number}: answerKey {row['answerKey']!r} is not among the choice labels")
     return row
+
+
+def _hellaswag_field_ok(key: str, value: Any, required: bool) -> bool:
+    """Text fields are strings, `ind` an int64; optional fields may be null."""
+    if value is None:
+        return not required
+    return type(value) is int and abs(value) < 2**63 if key == "ind" else isinstance(value, str)
 
 
 def _hellaswag_row(path: Path, number: int, obj: dict[str, Any]) -> dict[str, Any]:
@@ -57,9 +67,14 @@ def _hellaswag_row(path: Path, number: int, obj: dict[str, Any]) -> dict[str, An
     missing = [k for k in needed if k not in obj]
     if missing:
         raise DataError(f"{path}:{number}: not a HellaSwag row (missing {', '.join(missing)})")
-    if not isinstance(obj["endings"], list) or len(obj["endings"]) != 4:
+    endings = obj["endings"]
+    if not isinstance(endings, list) or len(endings) != 4 or not all(isinstance(e, str) for e in endings):
         raise DataError(f"{path}:{number}: HellaSwag 'endings' must be a list of 4 strings")
     row = {k: obj.get(k) for k in ("ind", "activity_label", "ctx_a", "ctx_b", "ctx", "split", "split_type", "source_id")}
+    wrong = [k for k, v in row.items() if not _hellaswag_field_ok(k, v, k in needed)]
+    if wrong or str(obj["label"]) not in ("0", "1", "2", "3") or isinstance(obj["label"], bool):
+        raise DataError(f"{path}:{number}: HellaSwag {', '.join(wrong) or 'label'} has the wrong type "
+                        "(text fields are strings, ind an integer, label 0-3)")
     row["endings"] = [str(e) for e in obj["endings"]]
     row["label"] = str(obj["label"])
     return row
