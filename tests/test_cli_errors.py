@@ -78,3 +78,11 @@ def test_options_are_checked_before_the_model_loads(tmp_path: Path) -> None:
 def test_info_commands(args: tuple[str, ...]) -> None:
     proc = invoke(*args)
     assert proc.returncode == 0 and proc.stdout.strip()
+
+
+def test_an_unusable_output_folder_fails_before_the_model_loads(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    missing = tmp_path / "nope.pt"  # loading would fail with exit 3: the output check must come first
+    _one_line_error(invoke("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(missing),
+                           "--output", str(blocker / "run")), 2, "output directory")

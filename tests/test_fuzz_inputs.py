@@ -92,7 +92,7 @@ HELLASWAG_ROW = {"ind": 24, "activity_label": "Roof shingle removal", "ctx_a": "
 def test_arc_release_rows_to_a_dataset(scratch: Path, data: bytes) -> None:
     path = scratch / "ARC-Easy-Test.jsonl"
     path.write_bytes(data)
-    only_titan_errors(lambda: _to_datasets({"test": load_rows(path, _arc_row, "fuzz_arc")}))
+    only_titan_errors(lambda: _to_datasets({"test": load_rows(path, _arc_row)}))
 
 
 @FUZZ
@@ -101,7 +101,7 @@ def test_arc_release_rows_to_a_dataset(scratch: Path, data: bytes) -> None:
 def test_hellaswag_rows_to_a_dataset(scratch: Path, data: bytes) -> None:
     path = scratch / "hellaswag_val.jsonl"
     path.write_bytes(data)
-    only_titan_errors(lambda: _to_datasets({"validation": load_rows(path, _hellaswag_row, "fuzz_hellaswag")}))
+    only_titan_errors(lambda: _to_datasets({"validation": load_rows(path, _hellaswag_row)}))
 
 
 CARD = yaml.safe_load((CARDS_DIR / "mamba-tiny.yaml").read_text())

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from titan_eval.errors import DataError, UsageError
+from titan_eval.output_dir import safe_child
 from titan_eval.paths import RESULTS_DIR
 from titan_eval.records import RunRecord
 
@@ -100,7 +101,7 @@ class RunWriter:
     def __init__(self, out_dir: Path | None, run_id: str, identity: Mapping[str, Any] | None = None,
                  resume: bool = False) -> None:
         self.run_id = run_id
-        self.dir = Path(out_dir) if out_dir is not None else RESULTS_DIR / run_id
+        self.dir = Path(out_dir) if out_dir is not None else safe_child(RESULTS_DIR, run_id, "run id")
         self.samples_path = self.dir / "samples.jsonl"
         self.identity = dict(identity or {})
         self.previous: list[dict[str, Any]] = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Callable, Iterator, Optional
 
 import typer
@@ -60,6 +61,8 @@ def run_command(
 ) -> None:
     """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
     from titan_eval.loading import load
+    from titan_eval.output_dir import prepare_output_dir
+    from titan_eval.paths import RESULTS_DIR
     from titan_eval.runner import RunOptions, run
     from titan_eval.summary import markdown_summary
 
@@ -79,6 +82,7 @@ def run_command(
                                                     "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
     options.validate()  # everything that needs no model, before it loads
+    prepare_output_dir(Path(options.output_dir) if options.output_dir else RESULTS_DIR)  # writable, room to write
     if template is not None:
         resolve_template(template)  # an unknown name fails now, not after the model loaded
     loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
