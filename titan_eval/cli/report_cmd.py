@@ -1,4 +1,5 @@
-"""`titan-eval compare` and `titan-eval gate`: thin wrappers over `titan_eval.report` (semantics: docs/gates.md)."""
+"""`titan-eval compare` and `titan-eval gate`: thin wrappers over `titan_eval.report` (semantics: docs/gates.md),
+imported when a command runs so that `titan-eval --help` starts fast."""
 
 from __future__ import annotations
 
@@ -10,8 +11,6 @@ import typer
 
 from titan_eval.cli.errors import exits_on_error
 from titan_eval.errors import GateRegression, IncomparableRunsError, UsageError
-from titan_eval.report import CompareConfig, GateConfig, compare_runs, evaluate_gate, load_literature, load_run
-from titan_eval.report.gate import incomparable_markdown
 
 
 class TableFormat(str, enum.Enum):
@@ -52,6 +51,8 @@ def compare(
     alpha: Annotated[float, typer.Option(help="1 − confidence level of the intervals.")] = 0.05,
 ) -> None:
     """Table of tasks × runs: value [95% CI] n, and paired deltas against the baseline (Holm-adjusted)."""
+    from titan_eval.report import CompareConfig, compare_runs, load_literature, load_run
+
     table = compare_runs(
         [load_run(r) for r in runs],
         baseline=load_run(baseline) if baseline is not None else None,
@@ -78,6 +79,9 @@ def gate(
     verdict_file: VerdictOpt = None,
 ) -> None:
     """Exit 1 if the candidate drops by more than --max-drop with p_holm < --alpha; 2 if the runs are not comparable."""
+    from titan_eval.report import GateConfig, evaluate_gate, load_run
+    from titan_eval.report.gate import incomparable_markdown
+
     config = GateConfig(metrics=_split(metric) or (), max_drop=max_drop, alpha=alpha, tasks=_split(tasks))
     base_run, cand_run = load_run(baseline), load_run(candidate)
     try:
