@@ -15,6 +15,11 @@ Mamba-2's SSD with per-head scalar A and Δ is the same recurrence with A and Δ
 
 Kernel twin: `mamba_ssm.ops.selective_scan_interface.selective_scan_fn` (see `kernels.py`).
 
+Two implementations, both exact (fp32) and checked against the fp64 definition by tests:
+`selective_scan_fused` (CPU default) steps through time with only the state live, in place, allocating nothing per
+step; the two-level chunked scan (other devices without the kernel, or an explicit `chunk_size`) trades
+materialised [Bt, D, L, N] intermediates for O(√L) Python iterations, which suits kernel-launch-bound GPUs.
+
 Two-level chunked scan (exact, stable): the sequence is cut into chunks of T ≈ √L steps. Pass 1 runs the
 recurrence from h = 0 inside every chunk at once (T vectorised steps over all chunks); pass 2 carries the true
 state across chunk boundaries (L/T steps); the result adds each chunk's start state times the running product
@@ -42,7 +47,12 @@ def selective_scan_ref(
     h0: Tensor | None = None,
     chunk_size: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Run the scan in fp32. Returns (y [Bt, D, L] in u's dtype, h_last [Bt, D, N] fp32)."""
+    """Run the scan in fp32. Returns (y [Bt, D, L] in u's dtype, h_last [Bt, D, N] fp32).
+
+    On CPU (and whenever `chunk_size` is not given there) the fused time-major loop runs; on other devices, or
+    with an explicit `chunk_size`, the two-level chunked scan."""
+    if chunk_size is None and not u.is_cuda:
+        return selective_scan_fused(u, delta, A, B, C, D, h0)
     batch, channels, length = u.shape
     n_state = A.shape[1]
     h_init = torch.zeros(batch, channels, n_state, device=u.device) if h0 is None else h0.float()
@@ -89,6 +99,37 @@ def _scan_block(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: T
     states = local + running * starts[:, :, :, None, :]  # (Bt, d, nC, T, N)
     y = torch.einsum("bdctn,bnct->bdct", states, C.view(batch, C.shape[1], n_chunks, T))
     return y.reshape(batch, channels, -1)[:, :, :length], carry
+
+
+def selective_scan_fused(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None, h0: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """The recurrence one step at a time with only the state [Bt, D, N] live: per step exp(Δ_t A) into a reused
+    buffer, h ← h ⊙ decay + (Δ_t x_t) B_t in place, y_t = h C_t as one batched matmul into a preallocated output.
+    No [Bt, D, L, N] tensor is ever materialised, so on CPU it stays in cache and allocates nothing per step
+    (the chunked scan is memory-bound on its [Bt, D, L, N] intermediates); fp32, exact (the definition's order)."""
+    batch, channels, length = u.shape
+    n_state = A.shape[1]
+    h = torch.zeros(batch, channels, n_state, device=u.device) if h0 is None else h0.float().clone()
+    if length == 0:
+        return u.new_zeros(batch, channels, 0), h
+    A32 = A.float()
+    delta32 = delta.float()
+    steps = delta32.permute(2, 0, 1).contiguous()  # (L, Bt, D)
+    drive = (delta32 * u.float()).permute(2, 0, 1).unsqueeze(-1).contiguous()  # Δ x, (L, Bt, D, 1)
+    b_t = B.float().permute(2, 0, 1).unsqueeze(2).contiguous()  # (L, Bt, 1, N)
+    c_t = C.float().permute(2, 0, 1).unsqueeze(3).contiguous()  # (L, Bt, N, 1)
+    decay = torch.empty_like(h)
+    ys = torch.empty(length, batch, channels, 1, device=u.device)
+    for t in range(length):
+        torch.mul(steps[t].unsqueeze(-1), A32, out=decay)
+        decay.exp_()
+        h.mul_(decay).addcmul_(drive[t], b_t[t])
+        torch.bmm(h, c_t[t], out=ys[t])
+    y = ys[..., 0].permute(1, 2, 0)
+    if D is not None:
+        y = y + u.float() * D.float()[None, :, None]
+    return y.to(u.dtype), h
 
 
 def selective_scan_sequential(
