@@ -16,8 +16,8 @@ Mamba-2's SSD with per-head scalar A and Δ is the same recurrence with A and Δ
 Kernel twin: `mamba_ssm.ops.selective_scan_interface.selective_scan_fn` (see `kernels.py`).
 
 Two implementations, both exact (fp32) and checked against the fp64 definition by tests:
-`selective_scan_fused` (CPU default) steps through time with only the state live, in place, allocating nothing per
-step; the two-level chunked scan (other devices without the kernel, or an explicit `chunk_size`) trades
+`selective_scan_fused` (CPU default) steps through time in cache-sized blocks of preallocated buffers, one fused
+in-place op per step; the two-level chunked scan (other devices without the kernel, or an explicit `chunk_size`) trades
 materialised [Bt, D, L, N] intermediates for O(√L) Python iterations, which suits kernel-launch-bound GPUs.
 
 Two-level chunked scan (exact, stable): the sequence is cut into chunks of T ≈ √L steps. Pass 1 runs the
@@ -101,13 +101,17 @@ def _scan_block(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: T
     return y.reshape(batch, channels, -1)[:, :, :length], carry
 
 
+FUSED_BLOCK_ELEMENTS = 1 << 21  # per [K, Bt, D, N] block buffer (8 MiB fp32): cache-sized, reused
+
+
 def selective_scan_fused(
     u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None, h0: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
-    """The recurrence one step at a time with only the state [Bt, D, N] live: per step exp(Δ_t A) into a reused
-    buffer, h ← h ⊙ decay + (Δ_t x_t) B_t in place, y_t = h C_t as one batched matmul into a preallocated output.
-    No [Bt, D, L, N] tensor is ever materialised, so on CPU it stays in cache and allocates nothing per step
-    (the chunked scan is memory-bound on its [Bt, D, L, N] intermediates); fp32, exact (the definition's order)."""
+    """The recurrence in time order, K steps at a time, in two preallocated [K, Bt, D, N] buffers reused for every
+    block: per block exp(Δ A) and Δ B x for its K steps (vectorised), then h_t = decay_t h_{t-1} + drive_t in place
+    (one fused op per step), then y = C · h for the K steps as one batched matmul. Nothing of size [Bt, D, L, N] is
+    materialised (the chunked scan is memory-bound on such intermediates on CPU) and nothing is allocated per
+    block. fp32, exact: the definition's order of operations."""
     batch, channels, length = u.shape
     n_state = A.shape[1]
     h = torch.zeros(batch, channels, n_state, device=u.device) if h0 is None else h0.float().clone()
@@ -115,17 +119,26 @@ def selective_scan_fused(
         return u.new_zeros(batch, channels, 0), h
     A32 = A.float()
     delta32 = delta.float()
-    steps = delta32.permute(2, 0, 1).contiguous()  # (L, Bt, D)
-    drive = (delta32 * u.float()).permute(2, 0, 1).unsqueeze(-1).contiguous()  # Δ x, (L, Bt, D, 1)
-    b_t = B.float().permute(2, 0, 1).unsqueeze(2).contiguous()  # (L, Bt, 1, N)
+    steps = delta32.permute(2, 0, 1).unsqueeze(-1)  # Δ, (L, Bt, D, 1)
+    drive_in = (delta32 * u.float()).permute(2, 0, 1).unsqueeze(-1)  # Δ x, (L, Bt, D, 1)
+    b_t = B.float().permute(2, 0, 1).unsqueeze(2)  # (L, Bt, 1, N)
     c_t = C.float().permute(2, 0, 1).unsqueeze(3).contiguous()  # (L, Bt, N, 1)
-    decay = torch.empty_like(h)
+    K = max(1, min(length, FUSED_BLOCK_ELEMENTS // max(1, batch * channels * n_state)))
+    decay = torch.empty(K, batch, channels, n_state, device=u.device)
+    states = torch.empty(K, batch, channels, n_state, device=u.device)
     ys = torch.empty(length, batch, channels, 1, device=u.device)
-    for t in range(length):
-        torch.mul(steps[t].unsqueeze(-1), A32, out=decay)
-        decay.exp_()
-        h.mul_(decay).addcmul_(drive[t], b_t[t])
-        torch.bmm(h, c_t[t], out=ys[t])
+    for s0 in range(0, length, K):
+        k = min(K, length - s0)
+        dec, st = decay[:k], states[:k]
+        torch.mul(steps[s0 : s0 + k], A32, out=dec)
+        dec.exp_()
+        torch.mul(drive_in[s0 : s0 + k], b_t[s0 : s0 + k], out=st)
+        st[0].addcmul_(dec[0], h)
+        for t in range(1, k):
+            st[t].addcmul_(dec[t], st[t - 1])
+        torch.matmul(st.view(k * batch, channels, n_state), c_t[s0 : s0 + k].view(k * batch, n_state, 1),
+                     out=ys[s0 : s0 + k].view(k * batch, channels, 1))
+        h = st[k - 1].clone()
     y = ys[..., 0].permute(1, 2, 0)
     if D is not None:
         y = y + u.float() * D.float()[None, :, None]
