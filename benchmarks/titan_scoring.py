@@ -36,6 +36,8 @@ def main() -> None:
     parser.add_argument("--gen-prompts", type=int, default=8)
     parser.add_argument("--gen-tokens", type=int, default=32)
     parser.add_argument("--n-layers", type=int, default=12)
+    parser.add_argument("--profile", action="store_true", help="torch.profiler tables of one request per forward "
+                        "and of titan-eval's batched scoring (first 40 requests), then exit")
     args = parser.parse_args()
     dtype = resolve_dtype(args)
     apply_threads(args)
@@ -73,6 +75,16 @@ def main() -> None:
     def ours() -> None:
         out["titan-eval"] = [(s.logprob, s.is_greedy) for s in score(model, reqs, args.batch_size)]
 
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        reqs[:] = reqs[:40]
+        for name, fn in (("original", original), ("titan-eval", ours)):
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                fn()
+            print(f"\n{name}, {len(reqs)} requests:\n" + prof.key_averages().table(sort_by="self_cpu_time_total",
+                                                                                    row_limit=10))
+        return
     ours()
     times = interleave({"original": original, "titan-eval": ours}, args.repeats)
     worst = max(abs(a[0] - b[0]) for a, b in zip(out["original"], out["titan-eval"]))
