@@ -49,9 +49,10 @@ def selective_scan_ref(
 ) -> tuple[Tensor, Tensor]:
     """Run the scan in fp32. Returns (y [Bt, D, L] in u's dtype, h_last [Bt, D, N] fp32).
 
-    On CPU (and whenever `chunk_size` is not given there) the fused time-major loop runs; on other devices, or
-    with an explicit `chunk_size`, the two-level chunked scan."""
-    if chunk_size is None and not u.is_cuda:
+    On CPU, without an explicit `chunk_size` and when no input needs gradients, the fused time-major loop runs;
+    otherwise (other devices, `chunk_size` given, autograd) the two-level chunked scan."""
+    tracked = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C, D, h0))
+    if chunk_size is None and not u.is_cuda and not tracked:  # the fused loop writes in place: no autograd
         return selective_scan_fused(u, delta, A, B, C, D, h0)
     batch, channels, length = u.shape
     n_state = A.shape[1]
