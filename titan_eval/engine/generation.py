@@ -1,8 +1,11 @@
 """Batched generation for any `LanguageModel`.
 
-Recurrent models prefill every prompt once and then `step` one token per row (O(1) per token); other models
-(Titan: its concept perceptron sees the whole sequence) re-run the full prefix each step, batched across prompts —
-exact by construction, O(n²). Finished rows leave the batch. Sampling uses one `torch.Generator` per prompt,
+Recurrent models prefill every prompt once and then `step` one token per row (O(1) per token). Models with exact
+incremental decoding (`begin_decode`, Titan: its concept perceptron sees the whole sequence) cache what is exactly
+reusable and recompute the rest; otherwise (or with `use_state=False`) the full prefix is re-run each step, batched
+across prompts — exact by construction, O(n²). Only last positions go through the LM head; each step makes one
+device→host copy (chosen ids and their log-probs for the whole batch), and stop strings are looked for in a
+decoded tail window, the full text being decoded only on a hint and when a row finishes. Finished rows leave the batch. Sampling uses one `torch.Generator` per prompt,
 seeded by the caller (e.g. from run seed and doc id), so a trace never depends on batch composition or order.
 """
 
@@ -11,12 +14,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Callable, Sequence
 
+import math
+
 import torch
 from torch import Tensor
 
-from titan_eval.engine.batching import chunks, fp32_log_softmax, pad_right
+from titan_eval.engine.batching import chunks, logits_at, pad_right
 from titan_eval.engine.logits_processing import ban, choose, filter_top_k_top_p, mask_vocab, repetition_penalty
-from titan_eval.errors import UsageError
+from titan_eval.errors import ModelError, UsageError
 from titan_eval.models.base import LanguageModel
 from titan_eval.tokenizers import Tokenizer
 
@@ -93,39 +98,78 @@ def generate(
         gens = None if seeds is None else [torch.Generator().manual_seed(int(seeds[r.index])) for r in batch]
         if use_state and model.capabilities.recurrent_state:
             _decode_recurrent(model, tokenizer, list(batch), config, gens, progress)
-        else:
+        elif not (use_state and _decode_cached(model, tokenizer, list(batch), config, gens, progress)):
             _decode_recompute(model, tokenizer, list(batch), config, gens, progress)
     return [r.result for r in rows if r.result is not None]
 
 
-def _next_tokens(logits: Tensor, active: list[_Row], config: GenerationConfig, gens) -> tuple[Tensor, Tensor]:
-    """Raw logits [b, V] of the active rows → (chosen ids [b], raw fp32 log-probs [b, V])."""
-    raw = fp32_log_softmax(logits)
+def _next_tokens(logits: Tensor, active: list[_Row], config: GenerationConfig, gens) -> tuple[Tensor, Tensor, Tensor]:
+    """Raw logits [b, V] of the active rows → (chosen ids [b], their raw fp32 log-probs [b], NaN flags [b]), all on
+    the device: nothing here waits for the device unless sampling (which draws on the host) is on."""
+    raw = logits.float().log_softmax(-1)
     proc = mask_vocab(logits.float(), config.mask_vocab_from)
-    proc = ban(proc, config.banned_ids, torch.ones(len(active), dtype=torch.bool, device=logits.device))
-    early = torch.tensor([len(r.ids) < config.min_new_tokens for r in active], device=logits.device)
-    proc = ban(proc, config.stop_ids, early)
+    if config.banned_ids:
+        proc = ban(proc, config.banned_ids, torch.ones(len(active), dtype=torch.bool))
+    if config.stop_ids and config.min_new_tokens > 0:
+        proc = ban(proc, config.stop_ids, torch.tensor([len(r.ids) < config.min_new_tokens for r in active]))
     proc = repetition_penalty(proc, [r.ids for r in active], config.repetition_penalty, config.penalty_window)
     proc = filter_top_k_top_p(proc, config.top_k, config.top_p)
-    return choose(proc, config.temperature, gens), raw
+    tokens = choose(proc, config.temperature, gens)
+    return tokens, raw.gather(1, tokens[:, None])[:, 0], raw.isnan().any(-1)
 
 
-def _advance(row: _Row, token: int, raw_row: Tensor, tokenizer: Tokenizer, config: GenerationConfig) -> bool:
+def _to_host(tokens: Tensor, logprobs: Tensor, nan: Tensor) -> tuple[list[int], list[float]]:
+    """The one device→host copy of a decoding step; `ModelError` on NaN logits."""
+    packed = torch.stack([tokens.double(), logprobs.double(), nan.double()]).cpu().tolist()
+    if any(packed[2]):
+        raise ModelError("model produced NaN logits")
+    return [int(t) for t in packed[0]], packed[1]
+
+
+class _StopStrings:
+    """Stop-string detection without decoding the whole row every token: each step decodes only the last
+    `window` tokens (enough to hold the longest stop string: ≥ 1 byte per token, ≤ 4 bytes per character, plus a
+    margin) and looks for the string with its surrounding spaces stripped (a window's first token may lose its
+    leading space in decoding); only on such a hint is the full text decoded and checked exactly, as before."""
+
+    MARGIN = 8
+
+    def __init__(self, strings: Sequence[str]) -> None:
+        self.strings = [s for s in strings if s]
+        self.cores = [s.strip(" ") for s in self.strings]
+        self.always_full = any(not c for c in self.cores)  # a stop string made of spaces only
+        self.window = 4 * max((len(s) for s in self.strings), default=0) + self.MARGIN
+
+    def hint(self, tokenizer: Tokenizer, ids: list[int]) -> bool:
+        if not self.strings:
+            return False
+        if self.always_full or len(ids) <= self.window:
+            return True
+        tail = tokenizer.decode(ids[-self.window :])
+        return any(c in tail for c in self.cores)
+
+
+def _advance(
+    row: _Row, token: int, logprob: float, tokenizer: Tokenizer, config: GenerationConfig, stops: _StopStrings,
+) -> bool:
     """Append `token`; set `row.result` and return True when the row is finished."""
     row.ids.append(token)
-    row.logprobs.append(float(raw_row[token]))
-    reason, stop_id, p_stop = None, None, None
-    text = tokenizer.decode(row.ids)
+    row.logprobs.append(logprob)
+    reason, stop_id, p_stop, text = None, None, None, None
     if token in config.stop_ids:
-        reason, stop_id, p_stop = "stop_id", token, float(raw_row[token].exp())
+        reason, stop_id, p_stop = "stop_id", token, math.exp(logprob)
         text = tokenizer.decode(row.ids[:-1])
-    hits = [text.find(s) for s in config.stop_strings if s and s in text]
-    if reason is None and hits:
-        reason, text = "stop_string", text[: min(hits)]
+    elif stops.hint(tokenizer, row.ids):
+        text = tokenizer.decode(row.ids)
+        hits = [text.find(s) for s in stops.strings if s in text]
+        if hits:
+            reason, text = "stop_string", text[: min(hits)]
     if reason is None and len(row.ids) >= config.max_new_tokens:
         reason = "max_tokens"
     if reason is None:
         return False
+    if text is None:
+        text = tokenizer.decode(row.ids)
     row.result = Generation(tuple(row.ids), text, reason, stop_id, tuple(row.logprobs), p_stop)
     return True
 
@@ -138,38 +182,73 @@ def _finish_empty(batch: list[_Row], config: GenerationConfig) -> bool:
     return True
 
 
-def _decode_recurrent(model, tokenizer, batch: list[_Row], config, gens, progress) -> None:
+def _last_position_logits(model, ids: Tensor, lengths: Tensor, want_state: bool):
+    """Next-token logits [B, V] at each row's last real position (the head runs on those positions only)."""
+    rows = torch.arange(ids.shape[0], device=ids.device)
+    return logits_at(model, ids, lengths, rows, lengths - 1, want_state=want_state)
+
+
+def _decode_stepwise(model, tokenizer, batch: list[_Row], config, gens, progress, start, advance) -> None:
+    """Shared loop: `start()` → (logits [b, V], state); `advance(tokens [k], state)` → (logits, state) for the
+    rows still running (the state already narrowed to them). One host sync per step."""
     if _finish_empty(batch, config):
         return
     device = next(model.parameters()).device
-    ids, lengths = pad_right([r.prompt for r in batch], device)
-    logits, state = model.prefill(ids, lengths)
-    logits = logits[torch.arange(len(batch), device=device), lengths - 1]
+    stops = _StopStrings(config.stop_strings)
+    logits, state = start()
     active = list(range(len(batch)))
     while active:
         rows = [batch[i] for i in active]
-        tokens, raw = _next_tokens(logits, rows, config, None if gens is None else [gens[i] for i in active])
-        keep = [k for k, r in enumerate(rows) if not _advance(r, int(tokens[k]), raw[k], tokenizer, config)]
+        tokens, chosen, nan = _next_tokens(logits, rows, config, None if gens is None else [gens[i] for i in active])
+        host_tokens, host_lp = _to_host(tokens, chosen, nan)
+        keep = [k for k, r in enumerate(rows) if not _advance(r, host_tokens[k], host_lp[k], tokenizer, config, stops)]
         if progress is not None:
             progress(len(rows))
         if not keep:
             return
-        sel = torch.tensor(keep, device=device)
         active = [active[k] for k in keep]
-        logits, state = model.step(tokens.index_select(0, sel), state.select(sel))
+        if len(keep) < len(rows):
+            sel = torch.tensor(keep, device=device)
+            tokens, state = tokens.index_select(0, sel), state.select(sel)
+        logits, state = advance(tokens, state)
+
+
+def _decode_recurrent(model, tokenizer, batch: list[_Row], config, gens, progress) -> None:
+    device = next(model.parameters()).device
+
+    def start():
+        ids, lengths = pad_right([r.prompt for r in batch], device)
+        return _last_position_logits(model, ids, lengths, want_state=True)
+
+    _decode_stepwise(model, tokenizer, batch, config, gens, progress, start, model.step)
+
+
+def _decode_cached(model, tokenizer, batch: list[_Row], config, gens, progress) -> bool:
+    """Exact incremental decoding through `begin_decode` / `continue_decode`; False when the model declines."""
+    if _finish_empty(batch, config):
+        return True
+    device = next(model.parameters()).device
+    ids, lengths = pad_right([r.prompt for r in batch], device)
+    begun = model.begin_decode(ids, lengths)
+    if begun is None:
+        return False
+    _decode_stepwise(model, tokenizer, batch, config, gens, progress, lambda: begun, model.continue_decode)
+    return True
 
 
 def _decode_recompute(model, tokenizer, batch: list[_Row], config, gens, progress) -> None:
     if _finish_empty(batch, config):
         return
     device = next(model.parameters()).device
+    stops = _StopStrings(config.stop_strings)
     active = list(range(len(batch)))
     while active:
         rows = [batch[i] for i in active]
         ids, lengths = pad_right([r.prompt + tuple(r.ids) for r in rows], device)
-        logits = model(ids, lengths)[torch.arange(len(rows), device=device), lengths - 1]
-        tokens, raw = _next_tokens(logits, rows, config, None if gens is None else [gens[i] for i in active])
-        done = [_advance(r, int(tokens[k]), raw[k], tokenizer, config) for k, r in enumerate(rows)]
+        logits, _ = _last_position_logits(model, ids, lengths, want_state=False)
+        tokens, chosen, nan = _next_tokens(logits, rows, config, None if gens is None else [gens[i] for i in active])
+        host_tokens, host_lp = _to_host(tokens, chosen, nan)
+        done = [_advance(r, host_tokens[k], host_lp[k], tokenizer, config, stops) for k, r in enumerate(rows)]
         if progress is not None:
             progress(len(rows))
         active = [i for i, d in zip(active, done) if not d]

@@ -22,13 +22,14 @@ def mask_vocab(logits: Tensor, start: int | None) -> Tensor:
 
 
 def ban(logits: Tensor, ids: Sequence[int], rows: Tensor) -> Tensor:
-    """−inf at token `ids` for the rows where `rows` [B] bool is True (e.g. before a minimum think length)."""
+    """−inf at token `ids` for the rows where `rows` [B] bool is True (e.g. before a minimum think length).
+    Pass `rows` as a CPU tensor to keep the "any row?" test off the device (no sync)."""
     if not ids or not bool(rows.any()):
         return logits
-    out = logits.clone()
-    idx = torch.as_tensor(list(ids), device=logits.device)
-    out[rows[:, None] & torch.zeros_like(out, dtype=torch.bool).index_fill(1, idx, True)] = float("-inf")
-    return out
+    rows = rows.to(logits.device)
+    cols = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
+    cols[torch.as_tensor(list(ids), device=logits.device)] = True
+    return logits.masked_fill(rows[:, None] & cols[None, :], float("-inf"))
 
 
 def repetition_penalty(logits: Tensor, history: Sequence[Sequence[int]], penalty: float, window: int) -> Tensor:

@@ -5,7 +5,9 @@ Two paths, one result (up to float rounding):
   one row per continuation, which continues from it. A context shared by k choices runs once, not k times.
 - full rows (any model): each request runs as the row (context + continuation)[:-1], right-padded, sorted
   longest first. Identical requests run once.
-Log-softmax is fp32; results come back in input order.
+Only the positions that are scored go through the LM head and the fp32 log-softmax (`logits_at`, using the model's
+`hidden` + `head` split when it has one): a context's last position, and each continuation's positions.
+Results come back in input order.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from titan_eval.engine.batching import chunks, fp32_log_softmax, pad_right
+from titan_eval.engine.batching import chunks, fp32_log_softmax, logits_at, pad_right
 from titan_eval.errors import UsageError
 from titan_eval.models.base import LanguageModel
 
@@ -55,13 +57,21 @@ class TokenCounter:
         self.per_call.append(n)
 
 
-def _gather(logprobs: Tensor, targets: Sequence[int]) -> tuple[float, bool, tuple[float, ...]]:
-    """logprobs [T, V] predicting targets [T] → (sum, greedy, per-token)."""
-    tgt = torch.as_tensor(list(targets), device=logprobs.device)
-    picked = logprobs.gather(1, tgt[:, None])[:, 0]
-    greedy = bool((logprobs.argmax(-1) == tgt).all())
-    per = tuple(float(x) for x in picked.double().cpu())
-    return float(sum(per)), greedy, per
+def _collect(logprobs: Tensor, picks: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> list[ScoreResult]:
+    """logprobs [N, V] fp32; request k reads rows picks[k] (one per continuation token) predicting targets[k]
+    → one ScoreResult per request, with a single device→host copy for the whole batch."""
+    device = logprobs.device
+    idx = torch.tensor([i for p in picks for i in p], dtype=torch.long, device=device)
+    tgt = torch.tensor([t for ts in targets for t in ts], dtype=torch.long, device=device)
+    picked = logprobs[idx, tgt].double()
+    hit = logprobs.argmax(-1).index_select(0, idx) == tgt
+    values = torch.stack([picked, hit.double()]).cpu().tolist()
+    out, at = [], 0
+    for ts in targets:
+        per = tuple(values[0][at : at + len(ts)])
+        out.append(ScoreResult(float(sum(per)), all(values[1][at : at + len(ts)]), len(ts), per))
+        at += len(ts)
+    return out
 
 
 def _validate(requests: Sequence[ScoreRequest]) -> None:
@@ -100,11 +110,17 @@ def _score_full_rows(
         ids, lengths = pad_right(rows, device)
         if counter is not None:
             counter.add(lengths)
-        logprobs = fp32_log_softmax(model(ids, lengths), allow_nan=True)
-        for i, r in enumerate(batch):
-            start = len(r.context) - 1
-            total, greedy, per = _gather(logprobs[i, start : start + len(r.continuation)], r.continuation)
-            done[r] = ScoreResult(total, greedy, len(r.continuation), per)
+        # only the positions that predict a continuation token go through the head and the log-softmax
+        at_rows = [i for i, r in enumerate(batch) for _ in r.continuation]
+        at_cols = [len(r.context) - 1 + j for r in batch for j in range(len(r.continuation))]
+        logits, _ = logits_at(model, ids, lengths, torch.tensor(at_rows, device=device),
+                              torch.tensor(at_cols, device=device))
+        picks, at = [], 0
+        for r in batch:
+            picks.append(range(at, at + len(r.continuation)))
+            at += len(r.continuation)
+        for r, res in zip(batch, _collect(fp32_log_softmax(logits, allow_nan=True), picks, [r.continuation for r in batch])):
+            done[r] = res
         if progress is not None:
             progress(len(batch))
     return [done[r] for r in requests]
@@ -124,8 +140,9 @@ def _score_with_prefix_reuse(
         ids, lengths = pad_right(ctx_batch, device)
         if counter is not None:
             counter.add(lengths)
-        logits, state = model.prefill(ids, lengths)
-        last = fp32_log_softmax(logits[torch.arange(len(ctx_batch), device=device), lengths - 1], allow_nan=True)  # (b, V)
+        rows = torch.arange(len(ctx_batch), device=device)
+        last_logits, state = logits_at(model, ids, lengths, rows, lengths - 1, want_state=True)  # last position only
+        last = fp32_log_softmax(last_logits, allow_nan=True)  # (b, V)
         branch_rows = [(row, i) for row, ctx in enumerate(ctx_batch) for i in by_context[ctx]]
         for group in chunks(branch_rows, batch_size * 4):
             _score_branches(model, requests, group, last, state, results, counter, device)
@@ -141,17 +158,23 @@ def _score_branches(
     """Continue the context states of `group` [(context row, request index)] over each continuation."""
     conts = [requests[i].continuation for _, i in group]
     longer = [k for k, c in enumerate(conts) if len(c) > 1]  # single-token continuations need no extra run
-    tail_logprobs: dict[int, Tensor] = {}
+    logprobs = last
+    tail_at: dict[int, int] = {}  # request k's first tail row in `logprobs`
     if longer:
         rows = torch.tensor([group[k][0] for k in longer], device=device)
         ids, lengths = pad_right([conts[k][:-1] for k in longer], device)
         if counter is not None:
             counter.add(lengths)
-        logits, _ = model.prefill(ids, lengths, state.select(rows))
-        logprobs = fp32_log_softmax(logits, allow_nan=True)
-        tail_logprobs = {k: logprobs[j, : len(conts[k]) - 1] for j, k in enumerate(longer)}
-    for k, ((row, i), cont) in enumerate(zip(group, conts)):
-        first = last[row][None, :]
-        lp = torch.cat([first, tail_logprobs[k]], dim=0) if k in tail_logprobs else first
-        total, greedy, per = _gather(lp, cont)
-        results[i] = ScoreResult(total, greedy, len(cont), per)
+        at_rows = [j for j, k in enumerate(longer) for _ in range(len(conts[k]) - 1)]
+        at_cols = [t for k in longer for t in range(len(conts[k]) - 1)]
+        tail_logits, _ = logits_at(model, ids, lengths, torch.tensor(at_rows, device=device),
+                                   torch.tensor(at_cols, device=device), state.select(rows))
+        at = last.shape[0]
+        for k in longer:
+            tail_at[k] = at
+            at += len(conts[k]) - 1
+        logprobs = torch.cat([last, fp32_log_softmax(tail_logits, allow_nan=True)], dim=0)
+    picks = [[row] + (list(range(tail_at[k], tail_at[k] + len(conts[k]) - 1)) if k in tail_at else [])
+             for k, (row, _) in enumerate(group)]
+    for (_, i), res in zip(group, _collect(logprobs, picks, conts)):
+        results[i] = res

@@ -9,6 +9,16 @@ Shapes: B = batch rows, L = padded sequence length, V = vocabulary (logit rows),
   `prefill(ids[B, L], lengths[B] | None, state | None) -> (logits[B, L, V], state)`: run each row's first
   lengths[b] tokens (continuing from `state` when given) and return the state *after exactly those tokens*.
   `step(ids[B], state) -> (logits[B, V], state)` advances every row by one token.
+- Optional split of the head (`has_hidden = True`; mamba, titan, helix and h64lm implement it):
+  `hidden(ids[B, L], lengths[B] | None, state | None) -> (h[B, L, d], state | None)` is the stream the head reads
+  and `head(h[..., d]) -> logits[..., V]` applies the final norm and the LM head position by position, so
+  `head(hidden(ids, lengths)[0]) == forward(ids, lengths)` (up to matmul rounding) and `head(h[rows, cols])` gives
+  the logits of just those positions. The engine uses it to compute the vocabulary projection and its fp32
+  log-softmax only where a score or the next token is read. `state` is only accepted by recurrent models
+  (the returned state is then `prefill`'s); others return None.
+- Optional exact incremental decoding for models without a recurrent state (`begin_decode` / `continue_decode`,
+  Titan): the model caches what is exactly reusable between steps and recomputes the rest. `begin_decode`
+  returns None when the model cannot (or should not, e.g. while telemetry hooks are attached) decode that way.
 - A `RecurrentState` is batch-first: `expand(n)` repeats row b as rows b*n .. b*n+n-1 (one context branching into
   n continuations), `select(idx)` keeps the given rows in the given order.
 """
@@ -93,6 +103,8 @@ class LanguageModel(nn.Module):
     `forward` (and `prefill` when recurrent)."""
 
     arch: ClassVar[str] = ""
+    has_hidden: ClassVar[bool] = False
+    """Implements `hidden` + `head` (see the module docstring)."""
     vocab_size: int
     capabilities: Capabilities
 
@@ -139,6 +151,25 @@ class LanguageModel(nn.Module):
     ) -> tuple[Tensor, RecurrentState]:
         """ids [B, L] → (logits [B, L, V], state after each row's lengths[b] tokens)."""
         raise ModelError(f"architecture {self.arch!r} has no recurrent state; use forward()")
+
+    def hidden(
+        self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
+    ) -> tuple[Tensor, RecurrentState | None]:
+        """ids [B, L] → (the stream the head reads [B, L, d], state or None); only when `has_hidden`."""
+        raise ModelError(f"architecture {self.arch!r} does not split its head; use forward()")
+
+    def head(self, hidden: Tensor) -> Tensor:
+        """Final norm and LM head, position-wise: [..., d] → logits [..., V]; only when `has_hidden`."""
+        raise ModelError(f"architecture {self.arch!r} does not split its head; use forward()")
+
+    def begin_decode(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, RecurrentState] | None:
+        """Optional exact incremental decoding (non-recurrent models): prompts ids [B, L] → (logits at each row's
+        last real position [B, V], decode cache), or None when unavailable (the default)."""
+        return None
+
+    def continue_decode(self, ids: Tensor, cache: RecurrentState) -> tuple[Tensor, RecurrentState]:
+        """Append one token per row (ids [B]) to a `begin_decode` cache → (next-token logits [B, V], cache)."""
+        raise ModelError(f"architecture {self.arch!r} has no incremental decoding")
 
     def step(self, ids: Tensor, state: RecurrentState) -> tuple[Tensor, RecurrentState]:
         """ids [B] → (logits [B, V], advanced state). Default: a one-token prefill."""

@@ -82,6 +82,7 @@ class H64LM(LanguageModel):
     [B, L, V]; prefill/step carry an exact, window-trimmed KV cache (`H64LMState`)."""
 
     arch = "h64lm"
+    has_hidden = True
 
     @property
     def max_positions(self) -> int | None:
@@ -143,23 +144,34 @@ class H64LM(LanguageModel):
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         """ids [B, L] → logits [B, L, V]; real positions exact for right-padded rows."""
-        return self._run(ids, full_lengths(ids, lengths), None)[0]
+        return self.head(self._run(ids, full_lengths(ids, lengths), None)[0])
+
+    def head(self, hidden: Tensor) -> Tensor:
+        """Final norm and head, position-wise: [..., hidden_size] → logits [..., V]."""
+        return self.lm_head(self.model.norm(hidden))
+
+    def hidden(
+        self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
+    ) -> tuple[Tensor, H64LMState]:
+        """As `prefill`, but returns the stream entering the final norm [B, L, hidden_size] instead of logits."""
+        if state is not None and not isinstance(state, H64LMState):
+            raise ModelError(f"h64lm cannot continue from a {type(state).__name__}")
+        lengths = full_lengths(ids, lengths)
+        hidden, layout, keys, values, ends = self._run(ids, lengths, state)
+        return hidden, trimmed_state(layout.key_pos, keys, values, ends, self.cfg.sliding_window_size)
 
     def prefill(
         self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
     ) -> tuple[Tensor, H64LMState]:
         """ids [B, L] → (logits [B, L, V], cache after each row's lengths[b] tokens), continuing `state`."""
-        if state is not None and not isinstance(state, H64LMState):
-            raise ModelError(f"h64lm cannot continue from a {type(state).__name__}")
-        lengths = full_lengths(ids, lengths)
-        logits, layout, keys, values, ends = self._run(ids, lengths, state)
-        return logits, trimmed_state(layout.key_pos, keys, values, ends, self.cfg.sliding_window_size)
+        hidden, new_state = self.hidden(ids, lengths, state)
+        return self.head(hidden), new_state
 
     def _run(
         self, ids: Tensor, lengths: Tensor, state: H64LMState | None
     ) -> tuple[Tensor, KeyLayout, list[Tensor], list[Tensor], Tensor]:
-        """ids [B, L], lengths [B] → (logits [B, L, V], the call's key layout, per-layer keys/values
-        [B, KV, K, hd] including the cache, tokens consumed per row afterwards [B])."""
+        """ids [B, L], lengths [B] → (the stream entering the final norm [B, L, d], the call's key layout,
+        per-layer keys/values [B, KV, K, hd] including the cache, tokens consumed per row afterwards [B])."""
         seen = torch.zeros_like(lengths) if state is None or state.seen is None else state.seen.to(lengths.device)
         self._check_positions(seen + lengths)
         layout = key_layout(state, lengths, ids.shape[1], self.cfg.sliding_window_size)
@@ -171,7 +183,7 @@ class H64LM(LanguageModel):
             x, k, v = layer(x, layout, past_k, past_v)
             keys.append(k)
             values.append(v)
-        return self.lm_head(self.model.norm(x)), layout, keys, values, seen + lengths
+        return x, layout, keys, values, seen + lengths
 
     def _check_positions(self, ends: Tensor) -> None:
         """ends [B]: one past each row's last real position; refuse ≥ max_position_embeddings unless allowed."""

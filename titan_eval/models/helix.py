@@ -79,6 +79,7 @@ class HelixLM(LanguageModel):
     """Helix v2 LM. forward/prefill: ids [B, L] (right-padded), lengths [B] → logits [B, L, vocab_size]."""
 
     arch = "helix"
+    has_hidden = True
     safe_globals: ClassVar[tuple[Any, ...]] = TRAINING_GLOBALS
 
     def __init__(self, cfg: HelixConfig) -> None:
@@ -131,7 +132,7 @@ class HelixLM(LanguageModel):
         self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
     def head(self, hidden: Tensor) -> Tensor:
-        """Final norm and head: [B, L, d] → logits [B, L, V]."""
+        """Final norm and head, position-wise: [..., d] → logits [..., V]."""
         weight = self.embedding.weight if self.cfg.tie_embeddings else self.lm_head.weight
         return self.norm_out(hidden) @ weight.t()
 
@@ -147,6 +148,13 @@ class HelixLM(LanguageModel):
     ) -> tuple[Tensor, HelixState]:
         """ids [B, L] (row b real up to lengths[b]), continuing from `state` → (logits [B, L, V], state after
         each row's lengths[b] tokens)."""
+        hidden, new_state = self.hidden(ids, lengths, state)
+        return self.head(hidden), new_state
+
+    def hidden(
+        self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
+    ) -> tuple[Tensor, HelixState]:
+        """As `prefill`, but returns the stream entering norm_out [B, L, d] instead of logits."""
         if state is not None and not isinstance(state, HelixState):
             raise ModelError(f"helix cannot continue from a {type(state).__name__}")
         lengths = full_lengths(ids, lengths)
@@ -176,4 +184,4 @@ class HelixLM(LanguageModel):
             x = x + out
             x = x + block.ffn(block.norm2(x))
         fields = {k: tuple(v) for k, v in new.items()}
-        return self.head(x), HelixState(length=start + lengths, **fields)
+        return x, HelixState(length=start + lengths, **fields)

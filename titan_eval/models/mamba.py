@@ -109,6 +109,7 @@ class MambaLM(LanguageModel):
     """Mamba-1 LM. forward/prefill: ids [B, L] (right-padded), lengths [B] → logits [B, L, V] (V = padded vocab)."""
 
     arch = "mamba"
+    has_hidden = True
 
     def __init__(self, cfg: MambaConfig) -> None:
         super().__init__()
@@ -150,7 +151,7 @@ class MambaLM(LanguageModel):
         self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
     def head(self, hidden: Tensor) -> Tensor:
-        """Final norm and (tied) head: [B, L, d_model] → logits [B, L, V]."""
+        """Final norm and (tied) head, position-wise: [..., d_model] → logits [..., V]."""
         h = self.backbone.norm_f(hidden)
         weight = self.lm_head.weight if not self.cfg.tie_embeddings else self.backbone.embedding.weight
         return h @ weight.t()
@@ -166,6 +167,13 @@ class MambaLM(LanguageModel):
     def prefill(
         self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
     ) -> tuple[Tensor, MambaState]:
+        hidden, new_state = self.hidden(ids, lengths, state)
+        return self.head(hidden), new_state
+
+    def hidden(
+        self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
+    ) -> tuple[Tensor, MambaState]:
+        """ids [B, L] → (the stream entering norm_f [B, L, d_model] in the norm's dtype, state after lengths)."""
         if state is not None and not isinstance(state, MambaState):
             raise ModelError(f"mamba cannot continue from a {type(state).__name__}")
         lengths = full_lengths(ids, lengths)
@@ -178,5 +186,4 @@ class MambaLM(LanguageModel):
             x = x + out.float()
             convs.append(new.conv)
             ssms.append(new.ssm)
-        return self.head(x.to(self.backbone.norm_f.weight.dtype)), MambaState(conv=tuple(convs), ssm=tuple(ssms))
-
+        return x.to(self.backbone.norm_f.weight.dtype), MambaState(conv=tuple(convs), ssm=tuple(ssms))

@@ -24,13 +24,14 @@ Telemetry markers (identities unless a recorder hooks them, see titan_eval.telem
 
 Stated deviations from the original: rows are right-padded with their real lengths carried (Δ = 0 on pads in every
 mixer, CP pooled over each row's real length), so a padded batch equals each row run alone; the original has no
-padding support. Exact stepwise decoding is impossible (the CP summary changes with every token), so
-`capabilities.recurrent_state` is False and generation must recompute the full prefix.
+padding support. Exact stepwise decoding of the whole model is impossible (the CP summary changes with every token), so
+`capabilities.recurrent_state` is False; `begin_decode` / `continue_decode` cache only what is exactly reusable
+(every block before the first CP injection) and recompute the rest over the full prefix each token.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from typing import Any, ClassVar, Mapping
 
@@ -38,8 +39,8 @@ import torch
 from torch import Tensor, nn
 
 from titan_eval.errors import ModelError
-from titan_eval.models.base import Capabilities, LanguageModel, full_lengths, padding_mask
-from titan_eval.models.mamba_mixer import MambaMixer
+from titan_eval.models.base import Capabilities, LanguageModel, RecurrentState, full_lengths, padding_mask
+from titan_eval.models.mamba_mixer import MambaMixer, MixerState
 from titan_eval.models import titan_convert as convert
 from titan_eval.models.titan_arms import (BLACKBOARD_THRESHOLD, BRIDGE_RANK, BUS_DIM, TOP_K, LowRankBridge, collapse_arms,
                                          route_top_k)
@@ -47,6 +48,37 @@ from titan_eval.models.titan_concept import ConceptPerceptron
 from titan_eval.models.titan_config import (CP_EVERY, D_CONV, D_STATE, EXPAND, NORM_EPS, PRIMER_SCALE, TitanConfig,
                                             config_from_mamba_state_dict, expected_parameter_count)
 from titan_eval.models.taps import ActivationTap, RouteTap
+
+@dataclass(frozen=True)
+class TitanDecodeCache(RecurrentState):
+    """`begin_decode` / `continue_decode` cache, batch-first: the primer stream (CP input) and the stream after the
+    reusable prefix, right-padded buffers [B, ≥ max length, d]; each row's length [B]; the Mamba conv / SSM states of
+    every block in the reusable prefix (primer, layers, and arms when they fall inside it), in call order."""
+
+    primer: Tensor
+    stream: Tensor
+    lengths: Tensor
+    conv: tuple[Tensor, ...] = field(default=())
+    ssm: tuple[Tensor, ...] = field(default=())
+
+
+class _StatefulBlocks:
+    """Runs Titan blocks in a fixed order, feeding block i its previous Mamba state (from `cache`, or none) and
+    collecting the new states."""
+
+    def __init__(self, cache: TitanDecodeCache | None) -> None:
+        self.cache = cache
+        self.conv: list[Tensor] = []
+        self.ssm: list[Tensor] = []
+
+    def __call__(self, block: "TitanBlock", x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        i = len(self.conv)
+        prev = None if self.cache is None else MixerState(self.cache.conv[i], self.cache.ssm[i])
+        out, state = block.ssm(block.norm(x), lengths, mask, prev)
+        self.conv.append(state.conv)
+        self.ssm.append(state.ssm)
+        return x + out
+
 
 class TitanBlock(nn.Module):
     """`MambaLayer`: x [B, L, d] → x + ssm(LayerNorm(x)), with lengths [B] / mask [B, L] for exact right-padding."""
@@ -64,6 +96,7 @@ class TitanLM(LanguageModel):
     """Mamba-Titan (SFT20 forward). forward(ids [B, L], lengths [B] | None) → logits [B, L, vocab_size]."""
 
     arch = "titan"
+    has_hidden = True
     blackboard_parameters: ClassVar[tuple[str, ...]] = ("bb_read.weight",)
     """What `titan_eval.telemetry.ablation.blackboard_ablation` zeroes (the author's ablation: bb_read := 0)."""
 
@@ -131,6 +164,18 @@ class TitanLM(LanguageModel):
         self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.head(self.hidden(ids, lengths)[0])
+
+    def head(self, hidden: Tensor) -> Tensor:
+        """norm_f and the untied lm_head, position-wise: [..., d] → logits [..., V]."""
+        return self.lm_head(self.norm_f(hidden))
+
+    def hidden(
+        self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
+    ) -> tuple[Tensor, None]:
+        """ids [B, L] → (the stream entering norm_f [B, L, d], None): the whole forward but the head."""
+        if state is not None:
+            raise ModelError("titan has no recurrent state to continue from")
         lengths = full_lengths(ids, lengths)
         mask = padding_mask(lengths, ids.shape[1])
         taps = self.taps
@@ -142,7 +187,96 @@ class TitanLM(LanguageModel):
         x = taps["mid_hidden"](x)
         x = x + taps["moe_injection"](self.moe_scale * self._arms(x, lengths, mask))
         x = self._layers(range(self.cfg.mid, self.cfg.n_layers), x, g, lengths, mask)
-        return self.lm_head(self.norm_f(taps["final"](x)))
+        return taps["final"](x), None
+
+    # -- exact incremental decoding ------------------------------------------------------------------------
+    # Everything before the first ConceptPerceptron injection is causal: the primer, layers 0 .. c0 (c0 = the
+    # first layer followed by an injection, 5 for SFT20) and, when c0 >= mid, also the router / bridge / arms
+    # and layers mid .. c0. Those blocks advance by one token from their Mamba states; the CP summary (fed by
+    # the cached primer stream) and every layer after c0 are recomputed over the whole prefix, as the faithful
+    # forward does. The result equals `forward` up to float rounding (stepwise vs chunked scan).
+
+    @property
+    def reusable_prefix(self) -> int:
+        """Layers [0, n) that are exactly reusable across decoding steps (all of them when there is no CP)."""
+        cp = self.cfg.cp_after
+        return cp[0] + 1 if cp else self.cfg.n_layers
+
+    def _causal_prefix(self, ids: Tensor, lengths: Tensor, mask: Tensor, run: "_StatefulBlocks") -> tuple[Tensor, Tensor]:
+        """ids [B, L] → (the primer stream, the CP input [B, L, d]; the stream after layer reusable_prefix − 1,
+        before its CP injection [B, L, d]), every block run through `run` (which threads its Mamba state)."""
+        end, mid = self.reusable_prefix, self.cfg.mid
+        e = self.embedding(ids)
+        x = primer = e + PRIMER_SCALE * run(self.thalamic_primer, e, lengths, mask)
+        for j in range(min(end, mid)):
+            x = run(self.layers[j], x, lengths, mask)
+        if end > mid:
+            weights, chosen = route_top_k(self.domain_router(x), TOP_K)
+            arms = [partial(run, block, lengths=lengths, mask=mask) for block in self.mimo_reasoning_blocks]
+            c = collapse_arms(self.bridge(x), weights, arms, self.bb_write, self.bb_read, BLACKBOARD_THRESHOLD)
+            x = x + self.moe_scale * c
+            for j in range(mid, end):
+                x = run(self.layers[j], x, lengths, mask)
+        return primer, x
+
+    def _after_prefix(self, primer: Tensor, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
+        """The non-reusable rest of `hidden` over whole rows: CP summary of `primer`, its injection after layer
+        reusable_prefix − 1, the remaining layers (and the arms when they come later) → the stream entering norm_f."""
+        end, mid, n = self.reusable_prefix, self.cfg.mid, self.cfg.n_layers
+        slots = self.cp(primer, lengths)
+        g = self.cp_gate * torch.tanh(slots.mean(dim=1, keepdim=True))
+        if end % CP_EVERY == 0:
+            x = x + g
+        if end <= mid:
+            x = self._layers(range(end, mid), x, g, lengths, mask)
+            x = x + self.moe_scale * self._arms(x, lengths, mask)
+            end = mid
+        return self._layers(range(end, n), x, g, lengths, mask)
+
+    def _hooked(self) -> bool:
+        return bool(nn.modules.module._global_forward_hooks) or any(
+            m._forward_hooks or m._forward_pre_hooks for m in self.modules())
+
+    def begin_decode(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, "TitanDecodeCache"] | None:
+        """Prompts ids [B, L] → (logits at each row's last real position [B, V], cache). None while telemetry
+        hooks are attached (recorders then see the full recompute they expect)."""
+        if self._hooked():
+            return None
+        lengths = full_lengths(ids, lengths)
+        mask = padding_mask(lengths, ids.shape[1])
+        run = _StatefulBlocks(None)
+        primer, x = self._causal_prefix(ids, lengths, mask, run)
+        cache = TitanDecodeCache(primer=primer, stream=x, lengths=lengths, conv=tuple(run.conv), ssm=tuple(run.ssm))
+        return self._decode_logits(cache), cache
+
+    def continue_decode(self, ids: Tensor, cache: RecurrentState) -> tuple[Tensor, "TitanDecodeCache"]:
+        """Append ids [B] (one token per row) → (next-token logits [B, V], the extended cache)."""
+        if not isinstance(cache, TitanDecodeCache):
+            raise ModelError(f"titan cannot continue decoding from a {type(cache).__name__}")
+        n = ids.shape[0]
+        one = torch.ones(n, dtype=torch.long, device=ids.device)
+        run = _StatefulBlocks(cache)
+        primer_new, x_new = self._causal_prefix(ids[:, None], one, one[:, None].bool(), run)
+        lengths = cache.lengths
+        rows = torch.arange(n, device=ids.device)
+        primer, stream = cache.primer, cache.stream
+        need = int(lengths.max()) + 1
+        if need > primer.shape[1]:  # grow the buffers in blocks so most steps copy nothing but one column
+            grow = max(64, need - primer.shape[1])
+            primer = torch.cat([primer, primer.new_zeros(n, grow, primer.shape[2])], dim=1)
+            stream = torch.cat([stream, stream.new_zeros(n, grow, stream.shape[2])], dim=1)
+        primer = primer.index_put((rows, lengths), primer_new[:, 0])
+        stream = stream.index_put((rows, lengths), x_new[:, 0])
+        cache = TitanDecodeCache(primer=primer, stream=stream, lengths=lengths + 1, conv=tuple(run.conv),
+                                 ssm=tuple(run.ssm))
+        return self._decode_logits(cache, need), cache
+
+    def _decode_logits(self, cache: "TitanDecodeCache", width: int | None = None) -> Tensor:
+        width = int(cache.lengths.max()) if width is None else width
+        lengths = cache.lengths
+        mask = padding_mask(lengths, width)
+        h = self._after_prefix(cache.primer[:, :width], cache.stream[:, :width], lengths, mask)
+        return self.head(h[torch.arange(h.shape[0], device=h.device), lengths - 1])
 
     def _layers(self, indices: range, x: Tensor, g: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
         """Backbone layers `indices` with the CP injection g [B, 1, d] after every sixth layer (global index)."""

@@ -15,6 +15,11 @@ Mamba-2's SSD with per-head scalar A and Δ is the same recurrence with A and Δ
 
 Kernel twin: `mamba_ssm.ops.selective_scan_interface.selective_scan_fn` (see `kernels.py`).
 
+Two implementations, both exact (fp32) and checked against the fp64 definition by tests:
+`selective_scan_fused` (CPU default) steps through time in cache-sized blocks of preallocated buffers, one fused
+in-place op per step; the two-level chunked scan (other devices without the kernel, or an explicit `chunk_size`) trades
+materialised [Bt, D, L, N] intermediates for O(√L) Python iterations, which suits kernel-launch-bound GPUs.
+
 Two-level chunked scan (exact, stable): the sequence is cut into chunks of T ≈ √L steps. Pass 1 runs the
 recurrence from h = 0 inside every chunk at once (T vectorised steps over all chunks); pass 2 carries the true
 state across chunk boundaries (L/T steps); the result adds each chunk's start state times the running product
@@ -42,7 +47,13 @@ def selective_scan_ref(
     h0: Tensor | None = None,
     chunk_size: int | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """Run the scan in fp32. Returns (y [Bt, D, L] in u's dtype, h_last [Bt, D, N] fp32)."""
+    """Run the scan in fp32. Returns (y [Bt, D, L] in u's dtype, h_last [Bt, D, N] fp32).
+
+    On CPU, without an explicit `chunk_size` and when no input needs gradients, the fused time-major loop runs;
+    otherwise (other devices, `chunk_size` given, autograd) the two-level chunked scan."""
+    tracked = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C, D, h0))
+    if chunk_size is None and not u.is_cuda and not tracked:  # the fused loop writes in place: no autograd
+        return selective_scan_fused(u, delta, A, B, C, D, h0)
     batch, channels, length = u.shape
     n_state = A.shape[1]
     h_init = torch.zeros(batch, channels, n_state, device=u.device) if h0 is None else h0.float()
@@ -89,6 +100,50 @@ def _scan_block(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: T
     states = local + running * starts[:, :, :, None, :]  # (Bt, d, nC, T, N)
     y = torch.einsum("bdctn,bnct->bdct", states, C.view(batch, C.shape[1], n_chunks, T))
     return y.reshape(batch, channels, -1)[:, :, :length], carry
+
+
+FUSED_BLOCK_ELEMENTS = 1 << 21  # per [K, Bt, D, N] block buffer (8 MiB fp32): cache-sized, reused
+
+
+def selective_scan_fused(
+    u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, D: Tensor | None = None, h0: Tensor | None = None
+) -> tuple[Tensor, Tensor]:
+    """The recurrence in time order, K steps at a time, in two preallocated [K, Bt, D, N] buffers reused for every
+    block: per block exp(Δ A) and Δ B x for its K steps (vectorised), then h_t = decay_t h_{t-1} + drive_t in place
+    (one fused op per step), then y = C · h for the K steps as one batched matmul. Nothing of size [Bt, D, L, N] is
+    materialised (the chunked scan is memory-bound on such intermediates on CPU) and nothing is allocated per
+    block. fp32, exact: the definition's order of operations."""
+    batch, channels, length = u.shape
+    n_state = A.shape[1]
+    h = torch.zeros(batch, channels, n_state, device=u.device) if h0 is None else h0.float().clone()
+    if length == 0:
+        return u.new_zeros(batch, channels, 0), h
+    A32 = A.float()
+    delta32 = delta.float()
+    steps = delta32.permute(2, 0, 1).unsqueeze(-1)  # Δ, (L, Bt, D, 1)
+    drive_in = (delta32 * u.float()).permute(2, 0, 1).unsqueeze(-1)  # Δ x, (L, Bt, D, 1)
+    b_t = B.float().permute(2, 0, 1).unsqueeze(2)  # (L, Bt, 1, N)
+    c_t = C.float().permute(2, 0, 1).unsqueeze(3).contiguous()  # (L, Bt, N, 1)
+    K = max(1, min(length, FUSED_BLOCK_ELEMENTS // max(1, batch * channels * n_state)))
+    decay = torch.empty(K, batch, channels, n_state, device=u.device)
+    states = torch.empty(K, batch, channels, n_state, device=u.device)
+    ys = torch.empty(length, batch, channels, 1, device=u.device)
+    for s0 in range(0, length, K):
+        k = min(K, length - s0)
+        dec, st = decay[:k], states[:k]
+        torch.mul(steps[s0 : s0 + k], A32, out=dec)
+        dec.exp_()
+        torch.mul(drive_in[s0 : s0 + k], b_t[s0 : s0 + k], out=st)
+        st[0].addcmul_(dec[0], h)
+        for t in range(1, k):
+            st[t].addcmul_(dec[t], st[t - 1])
+        torch.matmul(st.view(k * batch, channels, n_state), c_t[s0 : s0 + k].view(k * batch, n_state, 1),
+                     out=ys[s0 : s0 + k].view(k * batch, channels, 1))
+        h = st[k - 1].clone()
+    y = ys[..., 0].permute(1, 2, 0)
+    if D is not None:
+        y = y + u.float() * D.float()[None, :, None]
+    return y.to(u.dtype), h
 
 
 def selective_scan_sequential(

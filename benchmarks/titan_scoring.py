@@ -1,0 +1,121 @@
+"""Target 3: Titan (exact) scoring and think decoding, titan-eval vs the original method.
+
+    PYTHONPATH=. python benchmarks/titan_scoring.py [--docs 30] [--repeats 3] [--device cuda --dtype bfloat16]
+
+A seeded random Mamba-Titan (vocab 50304, d_model 256, 12 layers, 8 arms: ConceptPerceptron injections after layers
+5 and 11) scores ARC-Easy (first --docs test documents, lm-eval's prompts and " choice" continuations, GPT-NeoX
+tokenizer) two ways, interleaved:
+  original     one request per forward, unpadded (the author's scripts): full logits, fp32 log-softmax, gather;
+               the row is lm-eval's (context + continuation)[:-1] on both sides (the author's scripts also feed the
+               last continuation token, which the non-causal CP then sees: a definition difference, not speed)
+  titan-eval   `titan_eval.engine.score`: length-sorted right-padded batches with each row's real length (the CP
+               pools over it, so a padded row equals its batch-1 run), head + log-softmax only at scored positions
+Then think decoding (greedy, --gen-prompts prompts × --gen-tokens tokens):
+  recompute    full prefix recompute every token (`generate(..., use_state=False)`)
+  cached       `generate(...)`: primer and layers 0..5 (every block before the first CP injection) advance from
+               their Mamba states; the CP and the rest are recomputed over the prefix, as the faithful forward does
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DATA, apply_threads, TOKENIZER, add_device_args, fmt_times, interleave, machine, median, resolve_dtype, table  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_device_args(parser)
+    parser.add_argument("--docs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--gen-prompts", type=int, default=8)
+    parser.add_argument("--gen-tokens", type=int, default=32)
+    parser.add_argument("--n-layers", type=int, default=12)
+    parser.add_argument("--profile", action="store_true", help="torch.profiler tables of one request per forward "
+                        "and of titan-eval's batched scoring (first 40 requests), then exit")
+    args = parser.parse_args()
+    dtype = resolve_dtype(args)
+    apply_threads(args)
+
+    import torch
+
+    from titan_eval.engine import GenerationConfig, ScoreRequest, generate, score
+    from titan_eval.loading import load
+
+    torch.set_grad_enabled(False)
+    card = {"arch": "titan", "config": {"vocab_size": 50304, "d_model": 256, "n_layers": args.n_layers, "mimo_paths": 8},
+            "tokenizer": {"kind": "hf", "path": str(TOKENIZER), "eos": "<|endoftext|>"}}
+    loaded = load(card, device=args.device, dtype=dtype)
+    model, tok = loaded.model, loaded.tokenizer
+    reqs = []
+    for line in (DATA / "arc" / "ARC-Easy-Test.jsonl").read_text().splitlines()[: args.docs]:
+        doc = json.loads(line)
+        ctx = f"Question: {doc['question']['stem']}\nAnswer:"
+        ctx_ids = tok.encode(ctx)
+        for choice in doc["question"]["choices"]:
+            whole = tok.encode(ctx + " " + choice["text"])
+            reqs.append(ScoreRequest(tuple(ctx_ids), tuple(whole[len(ctx_ids):])))
+    out: dict[str, list] = {}
+
+    def original() -> None:
+        res = []
+        for r in reqs:
+            ids = torch.tensor([(r.context + r.continuation)[:-1]], device=args.device)  # the row lm-eval scores
+            logp = model(ids)[0].float().log_softmax(-1)
+            pos = torch.arange(len(r.context) - 1, len(r.context) + len(r.continuation) - 1, device=args.device)
+            tgt = torch.tensor(r.continuation, device=args.device)
+            res.append((float(logp[pos, tgt].double().sum()), bool((logp[pos].argmax(-1) == tgt).all())))
+        out["original"] = res
+
+    def ours() -> None:
+        out["titan-eval"] = [(s.logprob, s.is_greedy) for s in score(model, reqs, args.batch_size)]
+
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        reqs[:] = reqs[:40]
+        for name, fn in (("original", original), ("titan-eval", ours)):
+            with profile(activities=[ProfilerActivity.CPU]) as prof:
+                fn()
+            print(f"\n{name}, {len(reqs)} requests:\n" + prof.key_averages().table(sort_by="self_cpu_time_total",
+                                                                                    row_limit=10))
+        return
+    ours()
+    times = interleave({"original": original, "titan-eval": ours}, args.repeats)
+    worst = max(abs(a[0] - b[0]) for a, b in zip(out["original"], out["titan-eval"]))
+    greedy_diff = sum(a[1] != b[1] for a, b in zip(out["original"], out["titan-eval"]))
+    pred = lambda res: [max(range(i, i + 4), key=lambda k: res[k][0]) for i in range(0, len(res) - 3, 4)]  # noqa: E731
+    print(f"machine: {machine()}; device {args.device}, dtype {dtype}, batch size {args.batch_size}")
+    print(f"model: random Titan vocab 50304, d_model 256, {args.n_layers} layers, 8 arms; ARC-Easy {args.docs} docs, "
+          f"{len(reqs)} requests")
+    print(table(["side", "wall s (repeats)", "median s", "speed-up"],
+                [[k, fmt_times(v), f"{median(v):.2f}", f"{median(times['original']) / median(v):.2f}x"]
+                 for k, v in times.items()]))
+    print(f"\nmax |Δ log-likelihood| {worst:.1e}, greedy-flag differences {greedy_diff}, "
+          f"argmax-choice differences (4-choice docs) {sum(a != b for a, b in zip(pred(out['original']), pred(out['titan-eval'])))}")
+
+    prompts = [tok.encode(f"User: question {i}?\nAssistant: <think>\n") for i in range(args.gen_prompts)]
+    cfg = GenerationConfig(max_new_tokens=args.gen_tokens, stop_ids=(0,), min_new_tokens=args.gen_tokens)
+    gens: dict[str, list] = {}
+    sides = {"recompute": lambda: gens.__setitem__("recompute", generate(model, tok, prompts, cfg, use_state=False,
+                                                                         batch_size=len(prompts))),
+             "cached": lambda: gens.__setitem__("cached", generate(model, tok, prompts, cfg, batch_size=len(prompts)))}
+    times = interleave(sides, args.repeats)
+    same = sum(a.ids == b.ids for a, b in zip(gens["recompute"], gens["cached"]))
+    dlp = max(abs(x - y) for a, b in zip(gens["recompute"], gens["cached"]) for x, y in zip(a.token_logprobs, b.token_logprobs))
+    n_blocks = 1 + args.n_layers + 8
+    print(f"\nthink decoding, {len(prompts)} prompts × {args.gen_tokens} tokens; cached blocks: primer + layers "
+          f"0..{model.reusable_prefix - 1} = {1 + model.reusable_prefix} of {n_blocks} Mamba blocks")
+    print(table(["side", "wall s (repeats)", "median s", "speed-up"],
+                [[k, fmt_times(v), f"{median(v):.2f}", f"{median(times['recompute']) / median(v):.2f}x"]
+                 for k, v in times.items()]))
+    print(f"\nidentical token sequences {same}/{len(prompts)}, max |Δ token log-prob| {dlp:.1e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""The engine's fast paths change no result: the hidden()/head() split equals forward for every architecture,
+Titan's cached decoding (every block before the first CP injection advanced from its state) equals the full
+recompute, and the stop-string tail window never misses a string the full text contains."""
+
+import random
+
+import pytest
+import torch
+
+import titan_eval
+from titan_eval.engine import GenerationConfig, generate
+from titan_eval.engine.batching import logits_at
+from titan_eval.engine.generation import _StopStrings
+from titan_eval.models.titan import TitanLM
+from titan_eval.tokenizers import ByteTokenizer
+
+TOK = ByteTokenizer(["<|endoftext|>", "<think>", "</think>"], "<|endoftext|>")
+PROMPTS = [TOK.encode(t) for t in ("User: 2+2?\nAssistant: <think>\n", "Hi", "The cat sat on the mat and")]
+
+
+@pytest.mark.parametrize("card", ["mamba-tiny", "titan-tiny", "helix-tiny", "h64lm-tiny"])
+def test_head_split_equals_forward(card: str) -> None:
+    model = titan_eval.load_model(card)
+    assert model.has_hidden
+    ids = torch.randint(0, 256, (3, 17))
+    lengths = torch.tensor([17, 9, 4])
+    with torch.no_grad():
+        full = model(ids, lengths)
+        hidden, _ = model.hidden(ids, lengths)
+        rows, cols = torch.tensor([0, 0, 1, 2]), torch.tensor([3, 16, 8, 3])
+        picked, _ = logits_at(model, ids, lengths, rows, cols)
+    assert torch.allclose(model.head(hidden), full, atol=1e-5)
+    assert torch.allclose(picked, full[rows, cols], atol=1e-5)
+
+
+@pytest.mark.parametrize("config", [
+    {"vocab_size": 320, "d_model": 64, "n_layers": 6, "mimo_paths": 8},   # titan-tiny: arms inside the cached prefix
+    {"vocab_size": 320, "d_model": 32, "n_layers": 12, "mimo_paths": 8},  # CP after layer 5 = mid - 1: arms recomputed
+    {"vocab_size": 320, "d_model": 32, "n_layers": 4, "mimo_paths": 8},   # no CP injection: everything cached
+])
+def test_titan_cached_decoding_equals_full_recompute(config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = TitanLM.from_config(config)
+    calls = {"n": 0}
+    original = model.continue_decode
+
+    def counting(ids, cache):
+        calls["n"] += 1
+        return original(ids, cache)
+
+    monkeypatch.setattr(model, "continue_decode", counting)
+    cfg = GenerationConfig(max_new_tokens=20, mask_vocab_from=259)
+    cached = generate(model, TOK, PROMPTS, cfg, use_state=True, batch_size=2)
+    full = generate(model, TOK, PROMPTS, cfg, use_state=False, batch_size=2)
+    assert calls["n"] > 0  # the cached path ran
+    for a, b in zip(cached, full):
+        assert a.ids == b.ids and a.text == b.text
+        assert max(abs(x - y) for x, y in zip(a.token_logprobs, b.token_logprobs)) < 1e-5
+
+
+def test_titan_cached_decoding_steps_back_while_telemetry_hooks_are_attached() -> None:
+    model = titan_eval.load_model("titan-tiny")
+    handle = model.taps["final"].register_forward_hook(lambda *args: None)
+    try:
+        assert model.begin_decode(torch.tensor([PROMPTS[1]])) is None
+    finally:
+        handle.remove()
+    assert model.begin_decode(torch.tensor([PROMPTS[1]])) is not None
+
+
+def test_stop_string_window_never_misses(shared) -> None:
+    from titan_eval.tokenizers import TokenizerSpec, build_tokenizer
+
+    tok = build_tokenizer(TokenizerSpec("hf", str(shared / "tokenizers" / "gpt-neox-20b" / "tokenizer.json"),
+                                        eos="<|endoftext|>"))
+    rng = random.Random(0)
+    text = "Question: what is 2+2?\n\nAnswer: four. Café naïve – done.\nQuestion: next"
+    base = tok.encode(text)
+    for strings in (("\n\n",), ("Answer:",), (" four.",), ("é n", "– d"), ("Question: next",)):
+        stops = _StopStrings(strings)
+        for _ in range(5):
+            ids = [rng.randrange(0, 50000) for _ in range(rng.randrange(0, 30))] + base
+            for end in range(1, len(ids) + 1):
+                if any(s in tok.decode(ids[:end]) for s in strings):
+                    assert stops.hint(tok, ids[:end]), (strings, end)
+                    break
