@@ -28,8 +28,8 @@ def _run(directory: Path) -> Path:
 GARBAGE_RUN_JSON = {
     "not UTF-8": (b'{"results": "\xff\xfe"}', "run.json:1: run file is not UTF-8"),
     "nested too deeply": (b"[" * 100000, "nested too deeply"),
-    "titan_eval section not an object": (b'{"titan_eval": [1, 2]}', "'titan_eval' must be an object"),
-    "results not objects": (b'{"results": {"arc_easy": 0.5}}', "'results' must be an object of objects"),
+    "titan_eval section not an object": (b'{"titan_eval": [1, 2]}', "titan_eval must be a JSON object, not list"),
+    "results not objects": (b'{"results": {"arc_easy": 0.5}}', "results['arc_easy'] must be a JSON object, not float"),
 }
 
 
