@@ -74,6 +74,21 @@ class HelixBlock(nn.Module):
                                        layer.use_rope, layer.qk_norm, cfg.rope_theta)
         self.ffn = SwiGLU(cfg.d_model, cfg.d_ffn)
 
+    def forward(self, x: Tensor, lengths: Tensor, mask: Tensor, start: Tensor,
+                state: Any = None) -> tuple[Tensor, Any]:
+        """x [B, L, d] (rows real up to lengths [B], mask [B, L], first position start [B]) → (x after the mixer
+        and the SwiGLU, each pre-norm residual; the mixer's new state: MixerState (mamba), the GLA state (gla) or
+        the windowed KVCache (sparse_attention)), continuing from the mixer's `state` when given."""
+        h = self.norm1(x)
+        if self.kind == "mamba":
+            out, new = self.attn(h, lengths, mask, state)
+        elif self.kind == "gla":
+            out, new = self.attn(h, mask, state)
+        else:
+            out, new = self.attn(h, start, lengths, state)
+        x = x + out
+        return x + self.ffn(self.norm2(x)), new
+
 
 class HelixLM(LanguageModel):
     """Helix v2 LM. forward/prefill: ids [B, L] (right-padded), lengths [B] → logits [B, L, vocab_size]."""
@@ -166,22 +181,18 @@ class HelixLM(LanguageModel):
         for block in self.blocks:
             n = seen[block.kind]
             seen[block.kind] += 1
-            h = block.norm1(x)
             if block.kind == "mamba":
-                prev = None if state is None else MixerState(state.conv[n], state.ssm[n])
-                out, mixed = block.attn(h, lengths, mask, prev)
+                x, mixed = block(x, lengths, mask, start, None if state is None else MixerState(state.conv[n], state.ssm[n]))
                 new["conv"].append(mixed.conv)
                 new["ssm"].append(mixed.ssm)
             elif block.kind == "gla":
-                out, s = block.attn(h, mask, None if state is None else state.gla[n])
-                new["gla"].append(s)
+                x, gla = block(x, lengths, mask, start, None if state is None else state.gla[n])
+                new["gla"].append(gla)
             else:
-                cache = None if state is None else KVCache(state.keys[n], state.values[n], state.key_positions[n])
-                out, cache = block.attn(h, start, lengths, cache)
+                prev = None if state is None else KVCache(state.keys[n], state.values[n], state.key_positions[n])
+                x, cache = block(x, lengths, mask, start, prev)
                 new["keys"].append(cache.keys)
                 new["values"].append(cache.values)
                 new["key_positions"].append(cache.positions)
-            x = x + out
-            x = x + block.ffn(block.norm2(x))
         fields = {k: tuple(v) for k, v in new.items()}
         return x, HelixState(length=start + lengths, **fields)

@@ -96,6 +96,13 @@ class MambaBlock(nn.Module):
         self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mixer = MambaMixer(cfg.d_model, cfg.d_state, cfg.d_conv, cfg.expand, cfg.dt_rank, cfg.conv_bias, cfg.bias)
 
+    def forward(self, x: Tensor, lengths: Tensor, mask: Tensor,
+                state: MixerState | None = None) -> tuple[Tensor, MixerState]:
+        """fp32 residual stream x [B, L, d] (rows real up to lengths [B], mask [B, L]) → (x + mixer(norm(x)),
+        the mixer's state after each row's real tokens), continuing from `state` when given."""
+        out, new = self.mixer(self.norm(x).to(self.norm.weight.dtype), lengths, mask, state)
+        return x + out.float(), new
+
 
 class MambaBackbone(nn.Module):
     def __init__(self, cfg: MambaConfig) -> None:
@@ -181,9 +188,7 @@ class MambaLM(LanguageModel):
         x = self.backbone.embedding(ids).float()  # residual stream in fp32 (residual_in_fp32)
         convs, ssms = [], []
         for i, layer in enumerate(self.backbone.layers):
-            prev = None if state is None else MixerState(state.conv[i], state.ssm[i])
-            out, new = layer.mixer(layer.norm(x).to(layer.norm.weight.dtype), lengths, mask, prev)
-            x = x + out.float()
+            x, new = layer(x, lengths, mask, None if state is None else MixerState(state.conv[i], state.ssm[i]))
             convs.append(new.conv)
             ssms.append(new.ssm)
         return x.to(self.backbone.norm_f.weight.dtype), MambaState(conv=tuple(convs), ssm=tuple(ssms))
