@@ -20,7 +20,7 @@ import os
 import signal
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import torch
 
@@ -166,6 +166,26 @@ def exchange(dist: Dist, payload: Any, error: BaseException | None = None) -> li
         raise RankFailure(f"rank {ranks} of {dist.world_size} failed, so the run stopped on every rank: "
                           f"{first.error}", exit_code=first.exit_code) from error
     return [p for _, p in gathered]
+
+
+def map_shards(dist: Dist, items: Sequence[Any], costs: Sequence[int],
+               fn: Callable[[list[Any]], Sequence[Any]]) -> list[Any]:
+    """`fn` (items → one result per item, same order) over all `items`, one round: this rank runs `fn` on its
+    shard (`partition` by `costs`; possibly empty, `fn` is still called), and every rank gets every result in
+    `items` order. A failure of `fn` on any rank raises `RankFailure` on all (see `exchange`)."""
+    if not dist.active:
+        return list(fn(list(items)))
+    shards = partition(list(range(len(items))), costs, dist.world_size)
+    mine, error = [], None
+    try:
+        mine = list(fn([items[i] for i in shards[dist.rank]]))
+    except Exception as err:  # reported to every rank by `exchange`
+        error = err
+    results: list[Any] = [None] * len(items)
+    for positions, part in zip(shards, exchange(dist, mine, error)):
+        for i, value in zip(positions, part):
+            results[i] = value
+    return results
 
 
 def broadcast(dist: Dist, value: Any) -> Any:

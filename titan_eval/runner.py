@@ -21,7 +21,7 @@ from titan_eval.provenance import environment
 from titan_eval.records import RunRecord, TaskOutput
 from titan_eval.seeding import seed_everything
 from titan_eval.store import RunWriter, make_run_id
-from titan_eval.tasks.catalog import NATIVE_TASKS, check_task_names, lm_eval_task_names, quiet_libraries
+from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, check_task_names, lm_eval_task_names, quiet_libraries
 
 MODES = ("ll", "cot")
 
@@ -82,8 +82,9 @@ def run(loaded: LoadedModel, options: RunOptions, progress: Callable[[int], None
     finished scoring, unless `allow_invalid`.
 
     Distributed (`dist.active`): every rank evaluates its shard of the lm-eval documents and receives all lines;
-    only rank 0 has a run folder and writes (other ranks return (None, record)); native suites run on rank 0
-    only. A failure on any rank fails every rank (`RankFailure`) and rank 0 marks the run `error`."""
+    only rank 0 has a run folder and writes (other ranks return (None, record)); reasoning85 and fact_margins
+    shard their items too, bpb runs on rank 0 only. A failure on any rank fails every rank (`RankFailure`) and
+    rank 0 marks the run `error`."""
     quiet_libraries()  # before lm-eval / datasets / tqdm are imported
     options.validate()
     started = time.time()
@@ -169,7 +170,7 @@ class NullWriter(RunWriter):
 def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, progress: Callable[[int], None] | None,
                dist: Dist = SINGLE) -> tuple[list[TaskOutput], dict[str, float]]:
     """Every task's output, lines appended as they finish; a resumed run reuses its completed lm-eval chunks and
-    reruns native suites whole (on rank 0 only in a distributed run)."""
+    reruns native suites whole (sharded across ranks where `SHARDED_NATIVE_TASKS` says so, else on rank 0)."""
     from titan_eval.tasks.lm_eval_run import completed_chunks
 
     lm_tasks = [t for t in options.tasks if t in lm_eval_task_names()]
@@ -189,10 +190,11 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
         t0 = time.time()
         outputs += run_lm_eval_tasks(loaded, options, mode, lm_tasks, previous, writer.add_samples, progress, dist)
         timings[f"lm_eval_{mode}_s"] = round(time.time() - t0, 3)
-    for name in (t for t in options.tasks if t in NATIVE_TASKS and dist.is_main):
+    for name in (t for t in options.tasks if t in NATIVE_TASKS and (dist.is_main or t in SHARDED_NATIVE_TASKS)):
         module_name, fn_name = NATIVE_TASKS[name].split(":")
         t0 = time.time()
-        output = getattr(importlib.import_module(module_name), fn_name)(loaded, options)
+        fn = getattr(importlib.import_module(module_name), fn_name)
+        output = fn(loaded, options, dist) if name in SHARDED_NATIVE_TASKS else fn(loaded, options)
         timings[name] = round(time.time() - t0, 3)
         writer.add_samples(output.lines)
         outputs.append(output)
