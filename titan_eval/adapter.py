@@ -21,6 +21,8 @@ from lm_eval.api import registry as lm_eval_registry
 from lm_eval.api.model import TemplateLM
 from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
 
+from titan_eval import distributed
+from titan_eval.distributed import SINGLE, Dist
 from titan_eval.engine import GenerationConfig, ScoreRequest, TokenCounter, generate, score
 from titan_eval.errors import TokenizerError, UsageError
 from titan_eval.lm_eval_hook import register_placeholder
@@ -45,7 +47,11 @@ def _as_bool(value: Any) -> bool:
 class TitanEvalLM(TemplateLM):
     """lm-eval model backed by a titan-eval card. Keyword args (all strings allowed, as from --model_args):
     card, checkpoint, tokenizer, device, dtype, batch_size, mode (ll|think), reuse_prefix, trust_checkpoint,
-    kernels (auto|torch|kernel), max_length, think_budget, list_choices, seed."""
+    kernels (auto|torch|kernel), max_length, think_budget, list_choices, seed.
+
+    Built by lm-eval (no `loaded`) under torchrun / accelerate launch, it joins the launcher's process group
+    and reports its rank and world size, so lm-eval's evaluator shards the documents and gathers on rank 0.
+    Built by `titan-eval run` (with `loaded`), it is single-process by default: the runner shards itself."""
 
     def __init__(
         self,
@@ -66,6 +72,7 @@ class TitanEvalLM(TemplateLM):
         loaded: LoadedModel | None = None,
         think_options: Any = None,
         progress: Callable[[int], None] | None = None,
+        dist: Dist | None = None,
         **_: Any,
     ) -> None:
         super().__init__()
@@ -74,8 +81,13 @@ class TitanEvalLM(TemplateLM):
         if device is not None and device.startswith("cuda") and not torch.cuda.is_available():
             logging.getLogger(__name__).warning("device %s requested but CUDA is unavailable; using cpu", device)
             device = "cpu"  # lm_eval's CLI passes cuda by default
-        self.loaded = loaded or load(card, checkpoint, tokenizer, device, dtype, _as_bool(trust_checkpoint), kernels)
+        if dist is None:  # built by lm-eval itself: join the launcher's processes, if any (else SINGLE)
+            dist = SINGLE if loaded is not None else distributed.init(device)
+        self.dist = dist
+        self.loaded = loaded or load(card, checkpoint, tokenizer, dist.device(device), dtype,
+                                     _as_bool(trust_checkpoint), kernels)
         self.model, self.tok = self.loaded.model, self.loaded.tokenizer
+        self._device = self.loaded.device
         if self.tok.eos_id is None:
             raise TokenizerError(f"tokenizer {self.tok.name} has no EOS token; give one in the card")
         self.batch_size_value = int(str(batch_size).split(":")[0]) if str(batch_size) != "auto" else 8
@@ -86,6 +98,7 @@ class TitanEvalLM(TemplateLM):
         self.counter = TokenCounter()
         self.progress = progress  # told about every batch of newly generated tokens
         self.log = RequestLog()
+        self.sample_ids: dict[str, list[int]] = {}  # task → the doc ids of the current `samples=` call, sorted
         if mode == "think":
             from titan_eval.think import ThinkOptions
 
@@ -93,6 +106,24 @@ class TitanEvalLM(TemplateLM):
                 self.loaded.card, think_budget=int(think_budget), list_choices=_as_bool(list_choices))
         else:
             self.think_options = None
+
+    # -- lm-eval's multi-process hooks (its evaluator shards by rank and gathers on rank 0) -----------------
+    @property
+    def rank(self) -> int:
+        return self.dist.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.dist.world_size
+
+    def all_gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        return distributed.all_gather_tensor(self.dist, tensor)
+
+    def gather_object(self, obj: Any, dst: int = 0) -> list[Any] | None:
+        return distributed.gather_object(self.dist, obj, dst)
+
+    def barrier(self) -> None:
+        distributed.barrier(self.dist)
 
     # -- TemplateLM contract ----------------------------------------------------------------------------
     @property
@@ -128,7 +159,7 @@ class TitanEvalLM(TemplateLM):
             reqs = [ScoreRequest(tuple(c), tuple(x)) for c, x in pairs]
             results = score(self.model, reqs, self.batch_size_value, self.reuse_prefix, self.counter)
         for inst, (_, cont) in zip(getattr(self, "_instances", []) or [], pairs):
-            self.log.n_tokens[(inst.task_name, inst.doc_id, inst.idx)] = len(cont)
+            self.log.n_tokens[(inst.task_name, self.doc_id(inst), inst.idx)] = len(cont)
         self._instances = []
         return [(r.logprob, r.is_greedy) for r in results]
 
@@ -141,10 +172,18 @@ class TitanEvalLM(TemplateLM):
             return [ChoiceDoc(None, k, self.tok.decode(ctx)) for k, (ctx, _) in enumerate(pairs)]
         choices: dict[tuple[Any, Any], dict[int, str]] = {}
         for inst in instances:
-            choices.setdefault((inst.task_name, inst.doc_id), {})[inst.idx] = inst.args[1]
-        return [ChoiceDoc(inst.task_name, inst.doc_id, inst.args[0],
-                          tuple(v for _, v in sorted(choices[(inst.task_name, inst.doc_id)].items())), inst.idx)
+            choices.setdefault((inst.task_name, self.doc_id(inst)), {})[inst.idx] = inst.args[1]
+        return [ChoiceDoc(inst.task_name, self.doc_id(inst), inst.args[0],
+                          tuple(v for _, v in sorted(choices[(inst.task_name, self.doc_id(inst))].items())), inst.idx)
                 for inst in instances]
+
+    def doc_id(self, inst: Any, default: Any = None) -> Any:
+        """The task's own index of `inst`'s document. Evaluating `samples={task: ids}`, lm-eval numbers the
+        chosen documents 0..n-1 in its Instances (and maps back only in its sample records); `sample_ids[task]`
+        (the sorted ids of the current call, set by the caller) maps them back here too."""
+        doc_id = getattr(inst, "doc_id", default)
+        ids = self.sample_ids.get(getattr(inst, "task_name", None))
+        return ids[doc_id] if ids is not None and isinstance(doc_id, int) else doc_id
 
     def _truncate(self, ctx: list[int], cont: list[int]) -> tuple[list[int], list[int]]:
         """Left-truncate like lm-eval: the scored row (ctx + cont)[:-1] keeps at most max_length tokens."""
@@ -184,7 +223,7 @@ class TitanEvalLM(TemplateLM):
                 mask_vocab_from=self.loaded.card.generation.get("mask_vocab_from"),
             )
             prompts = [self.tok_encode(requests[i].args[0])[-self.max_length:] for i in members]
-            seeds = [derived_seed(self.seed, getattr(requests[i], "task_name", None), getattr(requests[i], "doc_id", i),
+            seeds = [derived_seed(self.seed, getattr(requests[i], "task_name", None), self.doc_id(requests[i], i),
                                   "generate") for i in members]
             gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
                             progress=self.progress)

@@ -48,3 +48,12 @@ class GateRegression(TitanEvalError):
     """Raised by the gate when a metric fell significantly by more than the allowed drop."""
 
     exit_code = 1
+
+
+class RankFailure(ModelError):
+    """Another process of a distributed run (or this one) failed; every rank stops. The message names the failed
+    rank(s) and the first error; the exit code is that error's."""
+
+    def __init__(self, message: str, exit_code: int = 3) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

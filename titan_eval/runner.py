@@ -14,13 +14,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from titan_eval.distributed import SINGLE, Dist, broadcast, exchange
 from titan_eval.errors import ModelError, UsageError
 from titan_eval.loading import LoadedModel
 from titan_eval.provenance import environment
 from titan_eval.records import RunRecord, TaskOutput
 from titan_eval.seeding import seed_everything
 from titan_eval.store import RunWriter, make_run_id
-from titan_eval.tasks.catalog import NATIVE_TASKS, check_task_names, lm_eval_task_names, quiet_libraries
+from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, check_task_names, lm_eval_task_names, quiet_libraries
 
 MODES = ("ll", "cot")
 
@@ -72,23 +73,27 @@ class RunOptions:
         ThinkOptions(**{k: v for k, v in self.think.items() if v is not None}).validate()
 
 
-def run(loaded: LoadedModel, options: RunOptions,
-        progress: Callable[[int], None] | None = None) -> tuple[Path, RunRecord]:
+def run(loaded: LoadedModel, options: RunOptions, progress: Callable[[int], None] | None = None,
+        dist: Dist = SINGLE) -> tuple[Path | None, RunRecord]:
     """Evaluate and store; returns (run folder, record). `progress(n)` hears of generated tokens.
 
     A failure after the run folder exists leaves run.json with `status: error` and the message, and every sample
     line written so far; documents with non-finite log-likelihoods fail the run (`ModelError`, exit 3) after it
-    finished scoring, unless `allow_invalid`."""
+    finished scoring, unless `allow_invalid`.
+
+    Distributed (`dist.active`): every rank evaluates its shard of the lm-eval documents and receives all lines;
+    only rank 0 has a run folder and writes (other ranks return (None, record)); reasoning85 and fact_margins
+    shard their items too, bpb runs on rank 0 only. A failure on any rank fails every rank (`RankFailure`) and
+    rank 0 marks the run `error`."""
     quiet_libraries()  # before lm-eval / datasets / tqdm are imported
     options.validate()
     started = time.time()
     seeds = seed_everything(options.seed)
     identity = {"options": options.identity(), "model": loaded.provenance()}
-    writer = RunWriter(Path(options.output_dir) if options.output_dir else None,
-                       make_run_id(loaded.card.name, options.seed), identity, options.resume)
+    writer = _writer(loaded, options, identity, dist)
     try:
         writer.write_status("running")
-        outputs, timings = _run_tasks(loaded, options, writer, progress)
+        outputs, timings = _run_tasks(loaded, options, writer, progress, dist)
         timings["total_s"] = round(time.time() - started, 3)
         invalid = {r.key: list(r.meta.get("invalid_docs") or []) for o in outputs for r in o.results}
         invalid = {k: v for k, v in invalid.items() if v}
@@ -101,7 +106,10 @@ def run(loaded: LoadedModel, options: RunOptions,
         if options.telemetry:
             from titan_eval.telemetry.report import run_telemetry
 
-            extra["telemetry"] = run_telemetry(loaded, options, writer.dir)
+            extra["telemetry"] = run_telemetry(loaded, options, writer.dir) if dist.is_main else {}
+        if dist.active:
+            extra["distributed"] = dist.to_dict()
+            writer.rewrite_samples([ln for o in outputs for ln in o.lines])  # selection order, as one process
         record = RunRecord(
             run_id=writer.run_id, status="complete", results=tuple(r for o in outputs for r in o.results),
             created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
@@ -115,13 +123,54 @@ def run(loaded: LoadedModel, options: RunOptions,
     except BaseException as err:
         writer.write_status("error", {"error": f"{type(err).__name__}: {err}"})
         raise
-    return writer.dir, record
+    return (writer.dir if dist.is_main else None), record
 
 
-def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter,
-               progress: Callable[[int], None] | None) -> tuple[list[TaskOutput], dict[str, float]]:
+def _writer(loaded: LoadedModel, options: RunOptions, identity: dict[str, Any], dist: Dist) -> RunWriter:
+    """Rank 0's run folder; other ranks get a writer that writes nothing but knows the resumed lines. A rank 0
+    that cannot open the folder (e.g. a run to resume that does not match) fails every rank."""
+    if not dist.active:
+        return RunWriter(Path(options.output_dir) if options.output_dir else None,
+                         make_run_id(loaded.card.name, options.seed), identity, options.resume)
+    writer: RunWriter | None = None
+    error = None
+    if dist.is_main:
+        try:
+            writer = RunWriter(Path(options.output_dir) if options.output_dir else None,
+                               make_run_id(loaded.card.name, options.seed), identity, options.resume)
+        except Exception as err:  # reported to every rank
+            error = err
+    exchange(dist, None, error)
+    previous = broadcast(dist, writer.previous if writer is not None else None)
+    return writer if writer is not None else NullWriter(previous)
+
+
+class NullWriter(RunWriter):
+    """A non-zero rank's writer: holds the lines rank 0 resumes from, writes nothing."""
+
+    def __init__(self, previous: list[dict[str, Any]]) -> None:  # no folder: nothing of RunWriter's set-up
+        self.run_id, self.dir, self.previous = "", Path(), list(previous)
+
+    def keep_previous(self, keep: Any) -> None:
+        self.previous = [dict(x) for x in keep]
+
+    def add_samples(self, lines: Any) -> None:
+        return None
+
+    def rewrite_samples(self, lines: Any) -> None:
+        return None
+
+    def write_status(self, status: str, extra: Any = None) -> Path:
+        return self.dir
+
+    def write_run(self, record: RunRecord) -> Path:
+        return self.dir
+
+
+def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, progress: Callable[[int], None] | None,
+               dist: Dist = SINGLE) -> tuple[list[TaskOutput], dict[str, float]]:
     """Every task's output, lines appended as they finish; a resumed run reuses its completed lm-eval chunks and
-    reruns native suites whole."""
+    reruns native suites whole (sharded across ranks where `SHARDED_NATIVE_TASKS` says so, else on rank 0)."""
     from titan_eval.tasks.lm_eval_run import completed_chunks
 
     lm_tasks = [t for t in options.tasks if t in lm_eval_task_names()]
@@ -139,12 +188,13 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter,
         from titan_eval.tasks.lm_eval_run import run_lm_eval_tasks
 
         t0 = time.time()
-        outputs += run_lm_eval_tasks(loaded, options, mode, lm_tasks, previous, writer.add_samples, progress)
+        outputs += run_lm_eval_tasks(loaded, options, mode, lm_tasks, previous, writer.add_samples, progress, dist)
         timings[f"lm_eval_{mode}_s"] = round(time.time() - t0, 3)
-    for name in (t for t in options.tasks if t in NATIVE_TASKS):
+    for name in (t for t in options.tasks if t in NATIVE_TASKS and (dist.is_main or t in SHARDED_NATIVE_TASKS)):
         module_name, fn_name = NATIVE_TASKS[name].split(":")
         t0 = time.time()
-        output = getattr(importlib.import_module(module_name), fn_name)(loaded, options)
+        fn = getattr(importlib.import_module(module_name), fn_name)
+        output = fn(loaded, options, dist) if name in SHARDED_NATIVE_TASKS else fn(loaded, options)
         timings[name] = round(time.time() - t0, 3)
         writer.add_samples(output.lines)
         outputs.append(output)

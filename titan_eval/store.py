@@ -144,7 +144,11 @@ class RunWriter:
     def keep_previous(self, keep: Iterable[Mapping[str, Any]]) -> None:
         """Rewrite samples.jsonl to hold exactly `keep` (the completed lines the runner reuses), atomically."""
         self.previous = [dict(x) for x in keep]
-        atomic_write_text(self.samples_path, "".join(sample_line(x) for x in self.previous))
+        self.rewrite_samples(self.previous)
+
+    def rewrite_samples(self, lines: Iterable[Mapping[str, Any]]) -> None:
+        """samples.jsonl holding exactly `lines`, in that order, written atomically."""
+        atomic_write_text(self.samples_path, "".join(sample_line(x) for x in lines))
 
     def add_samples(self, lines: Iterable[Mapping[str, Any]]) -> None:
         """Append lines in one write, flushed and fsync'd."""

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
@@ -15,7 +15,11 @@ from titan_eval.cli.errors import exits_on_error
 from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
                                     TokenizerOpt, TrustOpt)
 from titan_eval.cards import ModelCard
-from titan_eval.errors import UsageError
+from titan_eval.errors import RankFailure, UsageError
+
+if TYPE_CHECKING:
+    from titan_eval.distributed import Dist
+    from titan_eval.runner import RunOptions
 
 console = Console(stderr=True)
 
@@ -60,11 +64,10 @@ def run_command(
     json_out: Annotated[bool, typer.Option("--json", help="Print run.json's results to stdout instead of the table.")] = False,
 ) -> None:
     """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
-    from titan_eval.loading import load
+    from titan_eval import distributed
     from titan_eval.output_dir import prepare_output_dir
     from titan_eval.paths import RESULTS_DIR
-    from titan_eval.runner import RunOptions, run
-    from titan_eval.summary import markdown_summary
+    from titan_eval.runner import RunOptions
 
     modes = tuple((mode or ("cot" if cot else "ll")).split(","))
     if cot and mode and "cot" not in modes:
@@ -82,21 +85,51 @@ def run_command(
                                                     "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
     options.validate()  # everything that needs no model, before it loads
-    prepare_output_dir(Path(options.output_dir) if options.output_dir else RESULTS_DIR)  # writable, room to write
+    if distributed.from_env().is_main:  # only rank 0 writes: the others never touch the output folder
+        prepare_output_dir(Path(options.output_dir) if options.output_dir else RESULTS_DIR)  # writable, room to write
     if template is not None:
         resolve_template(template)  # an unknown name fails now, not after the model loaded
-    loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
+    with distributed.session(device) as dist:
+        try:
+            _evaluate(dist, options, model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels, template,
+                      tasks, json_out)
+        except RankFailure as err:
+            if not dist.is_main and err.__cause__ is None:  # rank 0 and the failed rank say it; the rest exit
+                raise typer.Exit(err.exit_code) from None
+            raise
+
+
+def _evaluate(dist: Dist, options: RunOptions, model: str, checkpoint: Optional[str], tokenizer: Optional[str],
+              device: Optional[str], dtype: Optional[str], trust_checkpoint: bool, kernels: str,
+              template: Optional[str], tasks: list[str], json_out: bool) -> None:
+    """Load (on this rank's device), run, and on rank 0 print the table (or --json) and where the run is."""
+    from titan_eval.distributed import exchange
+    from titan_eval.loading import load
+    from titan_eval.runner import run
+    from titan_eval.summary import markdown_summary
+
+    loaded, error = None, None
+    try:
+        loaded = load(model, checkpoint, tokenizer, dist.device(device), dtype, trust_checkpoint, kernels)
+    except Exception as err:  # a rank that cannot load stops every rank before anything is written
+        error = err
+    exchange(dist, None, error)
+    assert loaded is not None
     if template is not None:
         loaded.card = with_template(loaded.card, template)
-    with generation_progress(f"{loaded.card.name}: {', '.join(tasks)}") as progress:
-        run_dir, record = run(loaded, options, progress)
+    label = f"{loaded.card.name}: {', '.join(tasks)}"
+    with (generation_progress(label) if dist.is_main else nullcontext()) as progress:
+        run_dir, record = run(loaded, options, progress, dist)
+    if not dist.is_main:
+        return
     if json_out:
         import json
 
         typer.echo(json.dumps(record.to_json()["results"], indent=2))
     else:
         typer.echo(markdown_summary(record))
-    console.print(f"run stored in {run_dir}", highlight=False)
+    where = f" (gathered from {dist.world_size} ranks)" if dist.active else ""
+    console.print(f"run stored in {run_dir}{where}", highlight=False)
 
 
 @contextmanager

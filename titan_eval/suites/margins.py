@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from titan_eval.distributed import SINGLE, Dist, exchange, map_shards
 from titan_eval.engine import ScoreRequest, TokenCounter, score
 from titan_eval.loading import LoadedModel
 from titan_eval.suites.margin_math import Margins, first_token_ranks, lcp_split, margins, mean_nll
@@ -77,13 +78,19 @@ def sample_line(probe: Probe, m: Margins) -> dict[str, Any]:
     return line
 
 
-def run_fact_margins(loaded: LoadedModel, options: Any) -> TaskOutput:
-    """Native-task entry point (see `titan_eval.runner`): every probe's line and every result key."""
+def run_fact_margins(loaded: LoadedModel, options: Any, dist: Dist = SINGLE) -> TaskOutput:
+    """Native-task entry point (see `titan_eval.runner`): every probe's line and every result key. In a
+    distributed run each rank scores its shard of the probes (balanced by tokens) and every rank returns the
+    whole output; `forward_tokens` sums the ranks."""
     path, probes = load_probes(options.native.get("probes"))
     if options.limit is not None:
         probes = probes[: options.limit]
     counter = TokenCounter()
-    found = score_probes(loaded, probes, options.batch_size, options.reuse_prefix, counter)
+    costs = [len(loaded.tokenizer.encode(prompt_text(loaded, p))) + sum(len(loaded.tokenizer.encode(t)) for t in
+             [p.correct, *(d for lv in p.levels() for d in p.distractors[lv])]) for p in probes]
+    found = map_shards(dist, probes, costs,
+                       lambda shard: score_probes(loaded, shard, options.batch_size, options.reuse_prefix, counter))
+    counter.tokens = sum(exchange(dist, counter.tokens))
     lines = [sample_line(p, m) for p, m in zip(probes, found)]
     data_sha = sha256_file(path)
     helix = any(p.split is not None for p in probes)

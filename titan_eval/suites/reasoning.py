@@ -21,6 +21,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from titan_eval.distributed import SINGLE, Dist, map_shards
 from titan_eval.engine.batching import chunks, pad_right
 from titan_eval.loading import LoadedModel
 from titan_eval.suites.contamination import read_flagged
@@ -39,8 +40,10 @@ ALL_COLUMNS = (*SCORES, "terminated", "attractor_lock")
 ACC = {"strict": True, "author": True, "author_full": True, "terminated": True, "attractor_lock": False}
 
 
-def run_reasoning85(loaded: LoadedModel, options: Any) -> TaskOutput:
-    """Native-task entry point (see `titan_eval.runner`): every prompt's line and every result key."""
+def run_reasoning85(loaded: LoadedModel, options: Any, dist: Dist = SINGLE) -> TaskOutput:
+    """Native-task entry point (see `titan_eval.runner`): every prompt's line and every result key. In a
+    distributed run each rank generates for its shard of the prompts (balanced by prompt tokens) and every rank
+    returns the whole output."""
     path, items = load_suite(options.native.get("suite"))
     if options.limit is not None:
         items = items[: options.limit]
@@ -48,8 +51,16 @@ def run_reasoning85(loaded: LoadedModel, options: Any) -> TaskOutput:
     if options.native.get("contamination"):
         flagged, flag_sha = read_flagged(options.native["contamination"])
     settings = ThinkAnswerSettings.from_run(loaded, options.think, options.native.get("answer_budget"))
-    outputs, configs = think_then_answer(loaded, settings, TASK, [i.id for i in items], [i.prompt for i in items],
-                                         options.seed, options.batch_size, options.reuse_prefix)
+    configs: dict[str, Any] = {}
+
+    def answer(shard: list[SuiteItem]) -> list[ThinkAnswer]:
+        found, used = think_then_answer(loaded, settings, TASK, [i.id for i in shard], [i.prompt for i in shard],
+                                        options.seed, options.batch_size, options.reuse_prefix)
+        configs.update(used)
+        return found
+
+    costs = [len(loaded.tokenizer.encode(settings.prompt(i.prompt))) for i in items]
+    outputs = map_shards(dist, items, costs, answer)
     lines = [sample_line(it, out, flagged) for it, out in zip(items, outputs)]
     mode = "cot" if settings.thinking else "generate"
     data_sha = sha256_file(path)

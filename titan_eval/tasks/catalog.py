@@ -27,6 +27,9 @@ NATIVE_TASKS.update({
     "fact_margins": "titan_eval.suites.margins:run_fact_margins",
     "bpb": "titan_eval.suites.bpb:run_bpb",
 })
+SHARDED_NATIVE_TASKS: frozenset[str] = frozenset({"reasoning85", "fact_margins"})
+"""Native tasks whose runner takes `(loaded, options, dist)` and shards its items across ranks; the others run
+on rank 0 only in a distributed run."""
 
 
 def quiet_libraries() -> None:

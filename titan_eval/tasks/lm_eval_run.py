@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
+from titan_eval.distributed import SINGLE, Dist, exchange, partition
 from titan_eval.errors import DataError
 from titan_eval.loading import LoadedModel
 from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
@@ -44,13 +45,15 @@ def completed_chunks(doc_ids: Sequence[Any], done: set[Any]) -> set[Any]:
 
 def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Sequence[str],
                       previous: Mapping[str, Sequence[dict[str, Any]]], sink: Callable[[list[dict[str, Any]]], None],
-                      progress: Callable[[int], None] | None = None) -> list[TaskOutput]:
+                      progress: Callable[[int], None] | None = None, dist: Dist = SINGLE) -> list[TaskOutput]:
     """Evaluate `names` in `mode` (ll | cot) with one adapter; one `TaskOutput` per task, in `names` order.
 
     `previous[key]` are lines a resumed run already holds (whole chunks only, see `completed_chunks`): those
-    documents are not run again. Every newly finished chunk's lines go to `sink` at once."""
-    from lm_eval.evaluator import evaluate
+    documents are not run again. Every newly finished chunk's lines go to `sink` at once.
 
+    With `dist.active`, each rank evaluates only its shard (`distributed.partition`, balanced by token cost) of
+    the documents still to do, one chunk per round; after each round every rank holds every rank's lines (so
+    all ranks return the same outputs) or, if any rank failed, raises `RankFailure`."""
     from titan_eval.adapter import TitanEvalLM
 
     task_dict = load_lm_eval_tasks(list(names), options.data_dir)
@@ -58,6 +61,7 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
                      reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress, think_options=think)
     outputs = []
+    tokens = 0
     with routing_recorder(loaded) as recorder:
         for name in names:
             t0 = time.time()
@@ -65,25 +69,56 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
             key = name if mode == "ll" else f"{name}_cot"
             selection = select_docs(name, task.eval_docs, options.limit, options.stratify, options.seed)
             old = {ln["doc_id"]: ln for ln in previous.get(key, ())}
-            for chunk in chunk_grid(selection.doc_ids):
-                if all(d in old for d in chunk):
-                    continue
-                try:
-                    out = evaluate(lm, {name: task}, samples={name: chunk}, log_samples=True,
-                                   bootstrap_iters=0, verbosity="ERROR")
-                except (KeyError, ValueError, TypeError) as err:
-                    raise DataError(f"lm-eval could not evaluate {name}: {type(err).__name__}: {err}") from err
-                lines = mc_sample_lines(task, out["samples"][name], key, mode, lm.log)
+            position = {d: i for i, d in enumerate(selection.doc_ids)}
+            todo = [d for d in selection.doc_ids if d not in old]
+            shards = partition(todo, doc_costs(task, todo, loaded.tokenizer), dist.world_size) if dist.active \
+                else [todo]
+            mine = chunk_grid(shards[dist.rank])
+            for i in range(max(len(chunk_grid(s)) for s in shards) if todo else 0):
+                lines, error = [], None
+                if i < len(mine):
+                    try:
+                        lines = _evaluate_chunk(lm, task, name, key, mode, mine[i])
+                    except Exception as err:  # reported to every rank by `exchange`
+                        error = err
+                parts = exchange(dist, (lines, lm.counter.tokens), error)
+                lines = sorted((ln for part, _ in parts for ln in part), key=lambda ln: position[ln["doc_id"]])
+                tokens = sum(n for _, n in parts)
                 sink(lines)
                 old.update((ln["doc_id"], ln) for ln in lines)
             lines = [old[d] for d in selection.doc_ids]
-            outputs.append(_task_output(task, name, key, mode, lines, selection, think, lm.counter.tokens, options,
+            outputs.append(_task_output(task, name, key, mode, lines, selection, think, tokens, options,
                                         round(time.time() - t0, 3)))
     if recorder is not None:
-        routing = routing_summary(recorder, list(names))
+        routing = routing_summary(recorder, list(names), dist)
         outputs = [TaskOutput(o.lines, tuple(replace(r, meta={**r.meta, "routing": routing}) for r in o.results),
                               o.seconds) for o in outputs]
     return outputs
+
+
+def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: list[Any]) -> list[dict[str, Any]]:
+    """One lm-eval `evaluate` call over `chunk` (doc ids) → its sample lines."""
+    from lm_eval.evaluator import evaluate
+
+    chunk = sorted(chunk)  # lm-eval numbers the chosen docs in dataset order
+    lm.sample_ids = {name: chunk}
+    try:
+        out = evaluate(lm, {name: task}, samples={name: chunk}, log_samples=True, bootstrap_iters=0,
+                       verbosity="ERROR")
+    except (KeyError, ValueError, TypeError) as err:
+        raise DataError(f"lm-eval could not evaluate {name}: {type(err).__name__}: {err}") from err
+    return mc_sample_lines(task, out["samples"][name], key, mode, lm.log)
+
+
+def doc_costs(task: Any, doc_ids: Sequence[Any], tok: Any) -> list[int]:
+    """Each document's scoring work in tokens: its lm-eval prompt plus every choice (what sharding balances)."""
+    costs = []
+    for d in doc_ids:
+        doc = task.eval_docs[d]
+        text = task.doc_to_text(doc)
+        choices = task.doc_to_choice(doc)
+        costs.append(len(tok.encode(str(text))) + sum(len(tok.encode(str(c))) for c in choices))
+    return costs
 
 
 def aggregate(task: Any, lines: Sequence[dict[str, Any]], metrics: Sequence[str] = METRICS) -> dict[str, Any]:
@@ -154,11 +189,15 @@ def routing_recorder(loaded: LoadedModel) -> Iterator[Any]:
         yield rec
 
 
-def routing_summary(recorder: Any, names: list[str]) -> dict[str, Any]:
+def routing_summary(recorder: Any, names: list[str], dist: Dist = SINGLE) -> dict[str, Any]:
     """Mean route weight per arm/expert (and pair frequencies, entropies) per routing layer, over all real
-    positions of every forward pass of this mode's tasks (contexts and continuations; tasks pooled)."""
+    positions of every forward pass of this mode's tasks (contexts and continuations; tasks pooled). In a
+    distributed run this is this rank's shard only (rank 0's is the one stored)."""
     layers = {layer: recorder.summary(layer).to_dict() for layer in recorder.layers}
-    return {"span": "all real positions of every scoring forward pass", "tasks_pooled": names, "layers": layers}
+    span = "all real positions of every scoring forward pass"
+    if dist.active:
+        span += f" of rank {dist.rank}'s shard (of {dist.world_size})"
+    return {"span": span, "tasks_pooled": names, "layers": layers}
 
 
 class TraceAccuracy:
