@@ -93,6 +93,15 @@ def read_completed(path: Path) -> list[dict[str, Any]]:
     return lines
 
 
+def _unused(run_id: str) -> str:
+    """`run_id`, or `run_id-N` for the smallest N ≥ 2 whose folder under results/ does not exist yet."""
+    candidate, n = run_id, 1
+    while (RESULTS_DIR / candidate).exists():
+        n += 1
+        candidate = f"{run_id}-{n}"
+    return candidate
+
+
 class RunWriter:
     """The run folder: appends sample lines (flushed per call), writes run.json atomically, resumes a killed run.
 
@@ -100,6 +109,8 @@ class RunWriter:
 
     def __init__(self, out_dir: Path | None, run_id: str, identity: Mapping[str, Any] | None = None,
                  resume: bool = False) -> None:
+        if out_dir is None:  # a derived folder is always a new run: a second run in the same second gets "-2", …
+            run_id = _unused(run_id)
         self.run_id = run_id
         self.dir = Path(out_dir) if out_dir is not None else safe_child(RESULTS_DIR, run_id, "run id")
         self.samples_path = self.dir / "samples.jsonl"

@@ -196,6 +196,13 @@ class LanguageModel(nn.Module):
         n = sum(1 for name in taps if name.startswith("layer_") and name[6:].isdigit())
         return [StreamPoint(name, taps[name], "output") for name in ["embedding"] + [f"layer_{j}" for j in range(n)]]
 
+    def hooks_attached(self) -> bool:
+        """True while forward hooks (telemetry recorders) are attached to the model or any submodule: fast paths
+        that skip positions or blocks (head-at-scored-positions, Titan's decode cache) are then off, so recorders
+        see the full forward they expect."""
+        return bool(nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks) or any(
+            m._forward_hooks or m._forward_pre_hooks for m in self.modules())
+
     @property
     def backend(self) -> str:
         """'torch' for the pure-PyTorch reference path, else the active kernels joined by '+'."""

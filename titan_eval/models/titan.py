@@ -233,14 +233,10 @@ class TitanLM(LanguageModel):
             end = mid
         return self._layers(range(end, n), x, g, lengths, mask)
 
-    def _hooked(self) -> bool:
-        return bool(nn.modules.module._global_forward_hooks) or any(
-            m._forward_hooks or m._forward_pre_hooks for m in self.modules())
-
     def begin_decode(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, "TitanDecodeCache"] | None:
         """Prompts ids [B, L] → (logits at each row's last real position [B, V], cache). None while telemetry
         hooks are attached (recorders then see the full recompute they expect)."""
-        if self._hooked():
+        if self.hooks_attached():
             return None
         lengths = full_lengths(ids, lengths)
         mask = padding_mask(lengths, ids.shape[1])

@@ -71,6 +71,8 @@ class StreamRecorder(TapRecorder):
         return input_hook
 
     def _add(self, label: str, x: Tensor) -> None:
+        if x.dim() != 3:  # the head applied at gathered scored positions ([T, d], engine.batching.logits_at): not a
+            return        # [B, L, d] stream read; full forwards (what the probe runs) always are
         norms = x.detach().float().norm(dim=-1)
         self._pending.append((label, norms, self._mask(norms.shape[0], norms.shape[1], norms.device)))
 
