@@ -4,6 +4,7 @@ random-initialised transformers Mamba-1 every side-by-side comparison uses."""
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -106,3 +107,18 @@ def run_child(argv: Sequence[str]) -> float:
     if proc.returncode != 0:
         raise SystemExit(f"child {' '.join(argv)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     return elapsed
+
+
+def arc_requests(tok, docs: int) -> list:
+    """ScoreRequests (lm-eval's ARC prompt, causal split) for the first `docs` ARC-Easy test documents."""
+    from titan_eval.engine import ScoreRequest
+
+    reqs = []
+    for line in (DATA / "arc" / "ARC-Easy-Test.jsonl").read_text().splitlines()[:docs]:
+        doc = json.loads(line)
+        ctx = f"Question: {doc['question']['stem']}\nAnswer:"
+        ctx_ids = tok.encode(ctx)
+        for choice in doc["question"]["choices"]:
+            whole = tok.encode(ctx + " " + choice["text"])
+            reqs.append(ScoreRequest(tuple(ctx_ids), tuple(whole[len(ctx_ids):])))
+    return reqs

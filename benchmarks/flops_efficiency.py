@@ -14,7 +14,6 @@ element-wise work not at all. Peak = median of `--repeats` timings of a dense [n
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -22,21 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, add_device_args, apply_threads, hf_mamba_dir, machine, median, resolve_dtype, table, titan_eval_card  # noqa: E402
+from _common import add_device_args, arc_requests, apply_threads, hf_mamba_dir, machine, median, resolve_dtype, table, titan_eval_card  # noqa: E402
 
 
-def arc_requests(tok, docs: int):
-    from titan_eval.engine import ScoreRequest
-
-    reqs = []
-    for line in (DATA / "arc" / "ARC-Easy-Test.jsonl").read_text().splitlines()[:docs]:
-        doc = json.loads(line)
-        ctx = f"Question: {doc['question']['stem']}\nAnswer:"
-        ctx_ids = tok.encode(ctx)
-        for choice in doc["question"]["choices"]:
-            whole = tok.encode(ctx + " " + choice["text"])
-            reqs.append(ScoreRequest(tuple(ctx_ids), tuple(whole[len(ctx_ids):])))
-    return reqs
 
 
 def matmul_peak(n: int, dtype, device: str, repeats: int) -> float:

@@ -19,13 +19,12 @@ Then think decoding (greedy, --gen-prompts prompts × --gen-tokens tokens):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, apply_threads, TOKENIZER, add_device_args, fmt_times, interleave, machine, median, resolve_dtype, table  # noqa: E402
+from _common import apply_threads, arc_requests, TOKENIZER, add_device_args, fmt_times, interleave, machine, median, resolve_dtype, table  # noqa: E402
 
 
 def main() -> None:
@@ -44,7 +43,7 @@ def main() -> None:
 
     import torch
 
-    from titan_eval.engine import GenerationConfig, ScoreRequest, generate, score
+    from titan_eval.engine import GenerationConfig, generate, score
     from titan_eval.loading import load
 
     torch.set_grad_enabled(False)
@@ -52,14 +51,7 @@ def main() -> None:
             "tokenizer": {"kind": "hf", "path": str(TOKENIZER), "eos": "<|endoftext|>"}}
     loaded = load(card, device=args.device, dtype=dtype)
     model, tok = loaded.model, loaded.tokenizer
-    reqs = []
-    for line in (DATA / "arc" / "ARC-Easy-Test.jsonl").read_text().splitlines()[: args.docs]:
-        doc = json.loads(line)
-        ctx = f"Question: {doc['question']['stem']}\nAnswer:"
-        ctx_ids = tok.encode(ctx)
-        for choice in doc["question"]["choices"]:
-            whole = tok.encode(ctx + " " + choice["text"])
-            reqs.append(ScoreRequest(tuple(ctx_ids), tuple(whole[len(ctx_ids):])))
+    reqs = arc_requests(tok, args.docs)
     out: dict[str, list] = {}
 
     def original() -> None:

@@ -11,7 +11,6 @@ log-probabilities as stored in each multiple-choice line; think length = `think.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Mapping
 
