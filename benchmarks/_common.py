@@ -41,6 +41,14 @@ def resolve_dtype(args: argparse.Namespace) -> str:
     return args.dtype or ("bfloat16" if args.device.startswith("cuda") else "float32")
 
 
+def parse_device_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, resolve `args.dtype` (the device's default when not given) and apply the thread setting."""
+    args = parser.parse_args()
+    args.dtype = resolve_dtype(args)
+    apply_threads(args)
+    return args
+
+
 def machine() -> str:
     import torch
 

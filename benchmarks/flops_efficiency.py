@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_device_args, arc_requests, apply_threads, hf_mamba_dir, machine, median, resolve_dtype, table, titan_eval_card  # noqa: E402
+from _common import add_device_args, arc_requests, hf_mamba_dir, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
 
 
 
@@ -52,9 +52,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--matmul-n", type=int, default=1024)
     parser.add_argument("--profile", action="store_true")
-    args = parser.parse_args()
-    dtype = resolve_dtype(args)
-    apply_threads(args)
+    args = parse_device_args(parser)
+    dtype = args.dtype
 
     import torch
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, apply_threads, add_device_args, fmt_times, hf_mamba_dir, interleave, machine, median, resolve_dtype, table, titan_eval_card  # noqa: E402
+from _common import DATA, add_device_args, fmt_times, hf_mamba_dir, interleave, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
 
 
 def prompts_text(n: int) -> list[str]:
@@ -41,9 +41,8 @@ def main() -> None:
     parser.add_argument("--recompute-prompts", type=int, default=4)
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--n-layer", type=int, default=4)
-    args = parser.parse_args()
-    dtype = resolve_dtype(args)
-    apply_threads(args)
+    args = parse_device_args(parser)
+    dtype = args.dtype
 
     import torch
     import transformers

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, add_device_args, apply_threads, hf_mamba_dir, machine, median, resolve_dtype, run_child, table, titan_eval_card  # noqa: E402
+from _common import DATA, add_device_args, hf_mamba_dir, machine, median, parse_device_args, run_child, table, titan_eval_card  # noqa: E402
 
 
 def rss_mib() -> float:
@@ -52,9 +52,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    args.dtype = resolve_dtype(args)
-    apply_threads(args)
+    args = parse_device_args(parser)
     if args.n:
         return child(args)
     res: dict[int, list[dict]] = {args.small: [], args.large: []}

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, apply_threads, add_device_args, fmt_times, hf_mamba_dir, machine, median, resolve_dtype, run_child, table, titan_eval_card  # noqa: E402
+from _common import DATA, add_device_args, fmt_times, hf_mamba_dir, machine, median, parse_device_args, run_child, table, titan_eval_card  # noqa: E402
 
 TASKS = ["arc_easy", "hellaswag"]
 
@@ -74,9 +74,7 @@ def main() -> None:
     parser.add_argument("--side", choices=["hflm", "titan-eval"], help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    args.dtype = resolve_dtype(args)
-    apply_threads(args)
+    args = parse_device_args(parser)
     if args.side:
         return child(args)
     with tempfile.TemporaryDirectory() as tmp:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import apply_threads, arc_requests, TOKENIZER, add_device_args, fmt_times, interleave, machine, median, resolve_dtype, table  # noqa: E402
+from _common import TOKENIZER, add_device_args, arc_requests, fmt_times, interleave, machine, median, parse_device_args, table  # noqa: E402
 
 
 def main() -> None:
@@ -37,9 +37,8 @@ def main() -> None:
     parser.add_argument("--n-layers", type=int, default=12)
     parser.add_argument("--profile", action="store_true", help="torch.profiler tables of one request per forward "
                         "and of titan-eval's batched scoring (first 40 requests), then exit")
-    args = parser.parse_args()
-    dtype = resolve_dtype(args)
-    apply_threads(args)
+    args = parse_device_args(parser)
+    dtype = args.dtype
 
     import torch
 
