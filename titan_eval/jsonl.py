@@ -9,16 +9,18 @@ from typing import Any, Iterator
 from titan_eval.errors import DataError
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: Path, complete_lines_only: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, object) for every non-blank line; `DataError` for an unreadable file, a line that is not
     UTF-8, malformed or too deeply nested JSON (file:line and the parser's message), or a line that is not a JSON
-    object."""
+    object. With `complete_lines_only`, a last line without its newline (a write a kill interrupted) is skipped."""
     try:
         handle = open(path, "rb")
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror or err})") from err
     with handle:
         for number, raw in enumerate(handle, start=1):
+            if complete_lines_only and not raw.endswith(b"\n"):
+                break
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as err:

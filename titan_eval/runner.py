@@ -89,7 +89,8 @@ def run(loaded: LoadedModel, options: RunOptions, progress: Callable[[int], None
     options.validate()
     started = time.time()
     seeds = seed_everything(options.seed)
-    identity = {"options": options.identity(), "model": loaded.provenance()}
+    model_provenance = loaded.provenance()
+    identity = {"options": options.identity(), "model": model_provenance}
     writer = _writer(loaded, options, identity, dist)
     try:
         writer.write_status("running")
@@ -114,7 +115,7 @@ def run(loaded: LoadedModel, options: RunOptions, progress: Callable[[int], None
             run_id=writer.run_id, status="complete", results=tuple(r for o in outputs for r in o.results),
             created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             options={**asdict(options), "tasks": list(options.tasks), "modes": list(options.modes)},
-            model=loaded.provenance(), seeds=seeds, environment=environment(), timings=timings,
+            model=model_provenance, seeds=seeds, environment=environment(), timings=timings,
             config={"model": "titan-eval", "model_args": f"card={loaded.card.name}", "batch_size": options.batch_size,
                     "limit": options.limit, "bootstrap_iters": 100000,
                     **{k: v for k, v in seeds.items() if k != "seed"}},

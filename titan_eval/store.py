@@ -21,7 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from titan_eval.errors import DataError, UsageError
+from titan_eval.errors import UsageError
+from titan_eval.jsonl import read_jsonl
 from titan_eval.output_dir import safe_child
 from titan_eval.paths import RESULTS_DIR
 from titan_eval.records import RunRecord
@@ -78,19 +79,7 @@ def read_completed(path: Path) -> list[dict[str, Any]]:
     `DataError` naming it."""
     if not path.exists():
         return []
-    complete, _, _torn = path.read_text(encoding="utf-8", errors="replace").rpartition("\n")
-    lines = []
-    for number, text in enumerate(complete.split("\n") if complete else [], start=1):
-        if not text.strip():
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise DataError(f"{path}:{number}: malformed JSON in the run to resume ({err.msg})") from err
-        if not isinstance(obj, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object")
-        lines.append(obj)
-    return lines
+    return [obj for _, obj in read_jsonl(path, complete_lines_only=True)]
 
 
 def _unused(run_id: str) -> str:
