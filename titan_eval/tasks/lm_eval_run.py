@@ -151,9 +151,8 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
         traces = [t for ln in lines for t in ln["think"].get("samples", [ln["think"]])]
         meta["think_stats"] = think_statistics(traces, think.think_budget)
         if think.samples > 1:
-            per_trace = trace_accuracy(valid)
-            metrics.update(per_trace.metrics)
-            per_doc["acc_trace_mean"] = per_trace.per_doc
+            trace_metrics, per_doc["acc_trace_mean"] = trace_accuracy(valid)
+            metrics.update(trace_metrics)
     fingerprint = TaskFingerprint(
         task=name, mode=mode, scorer=SCORER, data_sha256=sha256_json(sorted(files.values())) if files else "hub",
         prompt_sha256=sha256_json([_prompt_fields(ln) for ln in lines]),
@@ -200,22 +199,13 @@ def routing_summary(recorder: Any, names: list[str], dist: Dist = SINGLE) -> dic
     return {"span": span, "tasks_pooled": names, "layers": layers}
 
 
-class TraceAccuracy:
-    """Per-document mean accuracy over K traces (`per_doc`) and its mean ± stderr as lm-eval-style metrics."""
-
-    def __init__(self, per_doc: list[float]) -> None:
-        import numpy as np
-
-        values = np.array(per_doc, dtype=float)
-        stderr = float(values.std(ddof=1) / np.sqrt(len(values))) if len(values) > 1 else float("nan")
-        self.per_doc = per_doc
-        self.metrics = {"acc_trace_mean,none": float(values.mean()), "acc_trace_mean_stderr,none": stderr}
-
-
-def trace_accuracy(lines: list[dict[str, Any]]) -> TraceAccuracy:
+def trace_accuracy(lines: list[dict[str, Any]]) -> tuple[dict[str, float], list[float]]:
     """With K traces per doc: each doc's mean accuracy over its traces (argmax of the choice log-probs after
-    each trace), then mean and standard error over docs ("acc_trace_mean")."""
+    each trace), then their mean and standard error over docs as "acc_trace_mean" metrics; returns (metrics,
+    per-doc values)."""
     import numpy as np
+
+    from titan_eval.suites.results import mean_stderr
 
     per_doc = []
     for ln in lines:
@@ -223,4 +213,6 @@ def trace_accuracy(lines: list[dict[str, Any]]) -> TraceAccuracy:
         k = len(next(iter(table.values())))
         preds = [int(np.argmax([table[i][j] for i in sorted(table)])) for j in range(k)]
         per_doc.append(float(np.mean([p == ln["gold"] for p in preds])))
-    return TraceAccuracy(per_doc)
+    mean, stderr = mean_stderr(per_doc)
+    return ({"acc_trace_mean,none": mean, "acc_trace_mean_stderr,none": float("nan") if stderr is None else stderr},
+            per_doc)
