@@ -9,7 +9,7 @@ import torch
 
 import titan_eval
 from titan_eval.engine import GenerationConfig, generate
-from titan_eval.engine.batching import logits_at
+from titan_eval.engine.batching import log_softmax_, logits_at, pick_targets
 from titan_eval.engine.generation import _StopStrings
 from titan_eval.models.titan import TitanLM
 from titan_eval.tokenizers import ByteTokenizer
@@ -83,3 +83,25 @@ def test_stop_string_window_never_misses(shared) -> None:
                 if any(s in tok.decode(ids[:end]) for s in strings):
                     assert stops.hint(tok, ids[:end]), (strings, end)
                     break
+
+
+def test_in_place_log_softmax_is_bitwise_log_softmax() -> None:
+    logits = torch.randn(7, 1000) * 5
+    expected = logits.log_softmax(-1)
+    out = log_softmax_(logits.clone())
+    assert torch.equal(out, expected)
+
+
+def test_pick_targets_matches_argmax_including_ties_and_nan() -> None:
+    lp = torch.randn(6, 50).log_softmax(-1)
+    lp[1, 3] = lp[1, 9] = lp[1].max() + 1.0  # a tie: argmax is the first index (3), as lm-eval's argmax says
+    lp[4] = float("nan")
+    rows = torch.tensor([0, 0, 1, 1, 2, 3, 4, 5, 5])
+    targets = torch.cat([lp.argmax(-1)[rows[:2]][:1], torch.tensor([7, 3, 9, 1]), lp.argmax(-1)[[3]],
+                         torch.tensor([2]), lp.argmax(-1)[[5]], torch.tensor([0])])
+    picked, greedy = pick_targets(lp, rows, targets)
+    assert torch.equal(picked[~picked.isnan()], lp[rows, targets][~picked.isnan()])
+    reference = (lp.argmax(-1)[rows] == targets) & ~lp[rows, targets].isnan()
+    assert greedy.tolist() == reference.tolist()
+    assert greedy[2].item() and not greedy[3].item()  # the tie goes to the first index only
+    assert picked[6].isnan() and not greedy[6].item()

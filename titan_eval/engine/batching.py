@@ -29,6 +29,29 @@ def fp32_log_softmax(logits: Tensor, allow_nan: bool = False) -> Tensor:
     return out
 
 
+def log_softmax_(logits: Tensor) -> Tensor:
+    """fp32 log_softmax over the last axis, written into `logits` itself when it is already fp32 (the caller
+    gives the tensor up): bitwise the same values as `log_softmax`, without a second [N, V] buffer to allocate,
+    page in and write (at V = 50k the allocation cost more than the softmax). No NaN check (see `pick_targets`)."""
+    out = logits.float()
+    return torch.log_softmax(out, -1, out=out)
+
+
+def pick_targets(logprobs: Tensor, rows: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """logprobs [N, V] fp32 → (logprobs[rows[t], targets[t]] [T] fp32, whether targets[t] is the row's argmax
+    [T] bool). The argmax is lm-eval's (first index of the maximum log-prob); it is found from a max pass (5×
+    cheaper than argmax on CPU) and resolved with argmax only on the rows where the target reaches the maximum,
+    so ties are decided exactly as `argmax` decides them. A row with a NaN logit is NaN throughout (its
+    normaliser is NaN), so a NaN value here flags it."""
+    picked = logprobs[rows, targets]
+    hit = picked == logprobs.amax(-1).index_select(0, rows)
+    at = hit.nonzero()[:, 0]
+    if at.numel():
+        first = logprobs.index_select(0, rows.index_select(0, at)).argmax(-1)
+        hit[at] = first == targets.index_select(0, at)
+    return picked, hit
+
+
 def chunks(items: Sequence, size: int) -> list[Sequence]:
     """Consecutive slices of at most `size` items."""
     return [items[i : i + size] for i in range(0, len(items), max(1, size))]
@@ -49,3 +72,26 @@ def logits_at(
         logits, new_state = model.prefill(ids, lengths, state)
         return logits[rows, cols], new_state
     return model(ids, lengths)[rows, cols], None
+
+
+HEAD_POSITIONS = 256  # positions per LM-head call when scoring: a [256, V] fp32 block (51 MB at V = 50k)
+
+
+def target_logprobs(
+    model: LanguageModel, ids: Tensor, lengths: Tensor, rows: Tensor, cols: Tensor, targets: Tensor,
+    state: RecurrentState | None = None,
+) -> tuple[Tensor, Tensor]:
+    """For the positions (rows[t], cols[t]) of the batch ids [B, L]: log P(targets[t]) [T] fp32 and whether
+    targets[t] is the argmax there [T] bool (see `pick_targets`), continuing `state` when given. Models that
+    split their head run it `HEAD_POSITIONS` positions at a time, so the peak [positions, V] buffer is the same
+    whatever the batch's lengths (scoring 2,000 documents peaks where scoring 200 does)."""
+    if not model.has_hidden:
+        logits, _ = logits_at(model, ids, lengths, rows, cols, state)
+        return pick_targets(log_softmax_(logits), torch.arange(len(targets), device=ids.device), targets)
+    hidden = model.hidden(ids, lengths, state)[0] if state is not None else model.hidden(ids, lengths)[0]
+    at = hidden[rows, cols]
+    parts = [pick_targets(log_softmax_(model.head(at[s : s + HEAD_POSITIONS])),
+                          torch.arange(len(targets[s : s + HEAD_POSITIONS]), device=ids.device),
+                          targets[s : s + HEAD_POSITIONS])
+             for s in range(0, len(targets), HEAD_POSITIONS)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor
 
-from titan_eval.engine.batching import chunks, logits_at, pad_right
+from titan_eval.engine.batching import chunks, log_softmax_, logits_at, pad_right
 from titan_eval.engine.logits_processing import ban, choose, filter_top_k_top_p, mask_vocab, repetition_penalty
 from titan_eval.errors import ModelError, UsageError
 from titan_eval.models.base import LanguageModel
@@ -104,9 +104,10 @@ def generate(
 
 
 def _next_tokens(logits: Tensor, active: list[_Row], config: GenerationConfig, gens) -> tuple[Tensor, Tensor, Tensor]:
-    """Raw logits [b, V] of the active rows → (chosen ids [b], their raw fp32 log-probs [b], NaN flags [b]), all on
-    the device: nothing here waits for the device unless sampling (which draws on the host) is on."""
-    raw = logits.float().log_softmax(-1)
+    """Raw logits [b, V] of the active rows (given up: overwritten) → (chosen ids [b], their raw fp32 log-probs
+    [b], NaN flags [b]), all on the device: nothing here waits for the device unless sampling (which draws on the
+    host) is on. The choice is made first; the raw log-softmax then runs in place over the logits (one [b, V]
+    buffer fewer per step). A NaN logit makes its row's normaliser, hence the chosen log-prob, NaN."""
     proc = mask_vocab(logits.float(), config.mask_vocab_from)
     if config.banned_ids:
         proc = ban(proc, config.banned_ids, torch.ones(len(active), dtype=torch.bool))
@@ -115,7 +116,8 @@ def _next_tokens(logits: Tensor, active: list[_Row], config: GenerationConfig, g
     proc = repetition_penalty(proc, [r.ids for r in active], config.repetition_penalty, config.penalty_window)
     proc = filter_top_k_top_p(proc, config.top_k, config.top_p)
     tokens = choose(proc, config.temperature, gens)
-    return tokens, raw.gather(1, tokens[:, None])[:, 0], raw.isnan().any(-1)
+    chosen = log_softmax_(logits).gather(1, tokens[:, None])[:, 0]
+    return tokens, chosen, chosen.isnan()
 
 
 def _to_host(tokens: Tensor, logprobs: Tensor, nan: Tensor) -> tuple[list[int], list[float]]:

@@ -5,9 +5,11 @@ Two paths, one result (up to float rounding):
   one row per continuation, which continues from it. A context shared by k choices runs once, not k times.
 - full rows (any model): each request runs as the row (context + continuation)[:-1], right-padded, sorted
   longest first. Identical requests run once.
-Only the positions that are scored go through the LM head and the fp32 log-softmax (`logits_at`, using the model's
-`hidden` + `head` split when it has one): a context's last position, and each continuation's positions.
-Results come back in input order.
+Only the positions that are scored go through the LM head and the fp32 log-softmax (`target_logprobs`, using the
+model's `hidden` + `head` split when it has one, a bounded block of positions at a time): a context's last
+position, and each continuation's positions. The log-softmax runs in place over the head's output and the greedy
+flag comes from a max pass (`pick_targets`). Continuations branch from their contexts longest first, `batch_size`
+rows per run, so rows of like length are padded together. Results come back in input order.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from titan_eval.engine.batching import chunks, fp32_log_softmax, logits_at, pad_right
+from titan_eval.engine.batching import chunks, log_softmax_, logits_at, pad_right, pick_targets, target_logprobs
 from titan_eval.errors import UsageError
 from titan_eval.models.base import LanguageModel
 
@@ -57,21 +59,20 @@ class TokenCounter:
         self.per_call.append(n)
 
 
-def _collect(logprobs: Tensor, picks: Sequence[Sequence[int]], targets: Sequence[Sequence[int]]) -> list[ScoreResult]:
-    """logprobs [N, V] fp32; request k reads rows picks[k] (one per continuation token) predicting targets[k]
-    → one ScoreResult per request, with a single device→host copy for the whole batch."""
-    device = logprobs.device
-    idx = torch.tensor([i for p in picks for i in p], dtype=torch.long, device=device)
-    tgt = torch.tensor([t for ts in targets for t in ts], dtype=torch.long, device=device)
-    picked = logprobs[idx, tgt].double()
-    hit = logprobs.argmax(-1).index_select(0, idx) == tgt
-    values = torch.stack([picked, hit.double()]).cpu().tolist()
+def _collect(logprob: Tensor, greedy: Tensor, targets: Sequence[Sequence[int]]) -> list[ScoreResult]:
+    """logprob [T] fp32 and greedy [T] bool, one per continuation token, requests' tokens consecutive in request
+    order → one ScoreResult per request, with a single device→host copy for the whole batch."""
+    values = torch.stack([logprob.double(), greedy.double()]).cpu().tolist()
     out, at = [], 0
     for ts in targets:
         per = tuple(values[0][at : at + len(ts)])
         out.append(ScoreResult(float(sum(per)), all(values[1][at : at + len(ts)]), len(ts), per))
         at += len(ts)
     return out
+
+
+def _targets(targets: Sequence[Sequence[int]], device: torch.device) -> Tensor:
+    return torch.tensor([t for ts in targets for t in ts], dtype=torch.long, device=device)
 
 
 def _validate(requests: Sequence[ScoreRequest]) -> None:
@@ -113,13 +114,10 @@ def _score_full_rows(
         # only the positions that predict a continuation token go through the head and the log-softmax
         at_rows = [i for i, r in enumerate(batch) for _ in r.continuation]
         at_cols = [len(r.context) - 1 + j for r in batch for j in range(len(r.continuation))]
-        logits, _ = logits_at(model, ids, lengths, torch.tensor(at_rows, device=device),
-                              torch.tensor(at_cols, device=device))
-        picks, at = [], 0
-        for r in batch:
-            picks.append(range(at, at + len(r.continuation)))
-            at += len(r.continuation)
-        for r, res in zip(batch, _collect(fp32_log_softmax(logits, allow_nan=True), picks, [r.continuation for r in batch])):
+        conts = [r.continuation for r in batch]
+        picked, greedy = target_logprobs(model, ids, lengths, torch.tensor(at_rows, device=device),
+                                         torch.tensor(at_cols, device=device), _targets(conts, device))
+        for r, res in zip(batch, _collect(picked, greedy, conts)):
             done[r] = res
         if progress is not None:
             progress(len(batch))
@@ -142,9 +140,12 @@ def _score_with_prefix_reuse(
             counter.add(lengths)
         rows = torch.arange(len(ctx_batch), device=device)
         last_logits, state = logits_at(model, ids, lengths, rows, lengths - 1, want_state=True)  # last position only
-        last = fp32_log_softmax(last_logits, allow_nan=True)  # (b, V)
-        branch_rows = [(row, i) for row, ctx in enumerate(ctx_batch) for i in by_context[ctx]]
-        for group in chunks(branch_rows, batch_size * 4):
+        last = log_softmax_(last_logits)  # (b, V), shared by every branch of the batch
+        # branches longest continuation first, `batch_size` per run: padding stays within rows of like length
+        # (HellaSwag's endings vary 5-50 tokens; one run per context batch padded every row to the longest)
+        branch_rows = sorted(((row, i) for row, ctx in enumerate(ctx_batch) for i in by_context[ctx]),
+                             key=lambda b: (-len(requests[b[1]].continuation), b))
+        for group in chunks(branch_rows, batch_size):
             _score_branches(model, requests, group, last, state, results, counter, device)
         if progress is not None:
             progress(len(branch_rows))
@@ -157,9 +158,12 @@ def _score_branches(
 ) -> None:
     """Continue the context states of `group` [(context row, request index)] over each continuation."""
     conts = [requests[i].continuation for _, i in group]
+    # each continuation's first token is predicted by its context's last position
+    first_lp, first_hit = pick_targets(last, torch.tensor([row for row, _ in group], device=device),
+                                       torch.tensor([c[0] for c in conts], device=device))
     longer = [k for k, c in enumerate(conts) if len(c) > 1]  # single-token continuations need no extra run
-    logprobs = last
-    tail_at: dict[int, int] = {}  # request k's first tail row in `logprobs`
+    tail_at: dict[int, int] = {}  # request k's first tail token in the tail vectors
+    tail_lp, tail_hit = first_lp[:0], first_hit[:0]
     if longer:
         rows = torch.tensor([group[k][0] for k in longer], device=device)
         ids, lengths = pad_right([conts[k][:-1] for k in longer], device)
@@ -167,14 +171,18 @@ def _score_branches(
             counter.add(lengths)
         at_rows = [j for j, k in enumerate(longer) for _ in range(len(conts[k]) - 1)]
         at_cols = [t for k in longer for t in range(len(conts[k]) - 1)]
-        tail_logits, _ = logits_at(model, ids, lengths, torch.tensor(at_rows, device=device),
-                                   torch.tensor(at_cols, device=device), state.select(rows))
-        at = last.shape[0]
+        tail_lp, tail_hit = target_logprobs(model, ids, lengths, torch.tensor(at_rows, device=device),
+                                            torch.tensor(at_cols, device=device),
+                                            _targets([conts[k][1:] for k in longer], device), state.select(rows))
+        at = 0
         for k in longer:
             tail_at[k] = at
             at += len(conts[k]) - 1
-        logprobs = torch.cat([last, fp32_log_softmax(tail_logits, allow_nan=True)], dim=0)
-    picks = [[row] + (list(range(tail_at[k], tail_at[k] + len(conts[k]) - 1)) if k in tail_at else [])
-             for k, (row, _) in enumerate(group)]
-    for (_, i), res in zip(group, _collect(logprobs, picks, conts)):
+    # request order: first token, then its tail tokens
+    n = len(group)
+    order = torch.tensor([i for k in range(n) for i in [k] + ([n + tail_at[k] + j for j in range(len(conts[k]) - 1)]
+                                                               if k in tail_at else [])], device=device)
+    picked = torch.cat([first_lp, tail_lp]).index_select(0, order)
+    greedy = torch.cat([first_hit, tail_hit]).index_select(0, order)
+    for (_, i), res in zip(group, _collect(picked, greedy, conts)):
         results[i] = res
