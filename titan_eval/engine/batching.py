@@ -57,6 +57,18 @@ def chunks(items: Sequence, size: int) -> list[Sequence]:
     return [items[i : i + size] for i in range(0, len(items), max(1, size))]
 
 
+def _hidden_at(
+    model: LanguageModel, ids: Tensor, lengths: Tensor, rows: Tensor, cols: Tensor,
+    state: RecurrentState | None, want_state: bool,
+) -> tuple[Tensor, RecurrentState | None]:
+    """`has_hidden` models: the stream entering the head at positions (rows[t], cols[t]) [T, d_model], and the
+    state after each row's lengths when `want_state` or continuing `state` (else None)."""
+    if want_state or state is not None:
+        hidden, new_state = model.hidden(ids, lengths, state)
+        return hidden[rows, cols], new_state
+    return model.hidden(ids, lengths)[0][rows, cols], None
+
+
 def logits_at(
     model: LanguageModel, ids: Tensor, lengths: Tensor, rows: Tensor, cols: Tensor,
     state: RecurrentState | None = None, want_state: bool = False,
@@ -64,10 +76,10 @@ def logits_at(
     """Logits [T, V] at positions (rows[t], cols[t]) of the batch ids [B, L] only, and (when `want_state`, or when
     continuing `state`) the recurrent state after each row's lengths. Models that split their head
     (`has_hidden`) project just those T positions through the LM head; others run the full forward and index."""
-    recurrent = want_state or state is not None
     if model.has_hidden:
-        hidden, new_state = model.hidden(ids, lengths, state) if recurrent else (model.hidden(ids, lengths)[0], None)
-        return model.head(hidden[rows, cols]), new_state
+        hidden, new_state = _hidden_at(model, ids, lengths, rows, cols, state, want_state)
+        return model.head(hidden), new_state
+    recurrent = want_state or state is not None
     if recurrent:
         logits, new_state = model.prefill(ids, lengths, state)
         return logits[rows, cols], new_state
@@ -88,8 +100,7 @@ def target_logprobs(
     if not model.has_hidden:
         logits, _ = logits_at(model, ids, lengths, rows, cols, state)
         return pick_targets(log_softmax_(logits), torch.arange(len(targets), device=ids.device), targets)
-    hidden = model.hidden(ids, lengths, state)[0] if state is not None else model.hidden(ids, lengths)[0]
-    at = hidden[rows, cols]
+    at, _ = _hidden_at(model, ids, lengths, rows, cols, state, want_state=False)
     parts = [pick_targets(log_softmax_(model.head(at[s : s + HEAD_POSITIONS])),
                           torch.arange(len(targets[s : s + HEAD_POSITIONS]), device=ids.device),
                           targets[s : s + HEAD_POSITIONS])

@@ -162,7 +162,6 @@ def _score_branches(
     first_lp, first_hit = pick_targets(last, torch.tensor([row for row, _ in group], device=device),
                                        torch.tensor([c[0] for c in conts], device=device))
     longer = [k for k, c in enumerate(conts) if len(c) > 1]  # single-token continuations need no extra run
-    tail_at: dict[int, int] = {}  # request k's first tail token in the tail vectors
     tail_lp, tail_hit = first_lp[:0], first_hit[:0]
     if longer:
         rows = torch.tensor([group[k][0] for k in longer], device=device)
@@ -174,14 +173,13 @@ def _score_branches(
         tail_lp, tail_hit = target_logprobs(model, ids, lengths, torch.tensor(at_rows, device=device),
                                             torch.tensor(at_cols, device=device),
                                             _targets([conts[k][1:] for k in longer], device), state.select(rows))
-        at = 0
-        for k in longer:
-            tail_at[k] = at
-            at += len(conts[k]) - 1
-    # request order: first token, then its tail tokens
-    n = len(group)
-    order = torch.tensor([i for k in range(n) for i in [k] + ([n + tail_at[k] + j for j in range(len(conts[k]) - 1)]
-                                                               if k in tail_at else [])], device=device)
+    # request order: its first token (entry k of the first vectors), then its tail tokens (consecutive in the
+    # tail vectors, which follow the first ones; a single-token continuation has none)
+    order, tail = [], len(group)
+    for k, c in enumerate(conts):
+        order += [k, *range(tail, tail + len(c) - 1)]
+        tail += len(c) - 1
+    order = torch.tensor(order, device=device)
     picked = torch.cat([first_lp, tail_lp]).index_select(0, order)
     greedy = torch.cat([first_hit, tail_hit]).index_select(0, order)
     for (_, i), res in zip(group, _collect(picked, greedy, conts)):
