@@ -1,6 +1,7 @@
 """The engine's fast paths change no result: the hidden()/head() split equals forward for every architecture,
 Titan's cached decoding (every block before the first CP injection advanced from its state) equals the full
-recompute, and the stop-string tail window never misses a string the full text contains."""
+recompute, Titan's prefix-cache scoring equals scoring whole rows, and the stop-string tail window never misses a
+string the full text contains."""
 
 import random
 
@@ -9,6 +10,7 @@ import torch
 
 import titan_eval
 from titan_eval.engine import GenerationConfig, generate
+from titan_eval.engine.scoring import ScoreRequest, TokenCounter, score
 from titan_eval.engine.batching import log_softmax_, logits_at, pick_targets
 from titan_eval.engine.generation import _StopStrings
 from titan_eval.models.titan import TitanLM
@@ -33,11 +35,14 @@ def test_head_split_equals_forward(card: str) -> None:
     assert torch.allclose(picked, full[rows, cols], atol=1e-5)
 
 
-@pytest.mark.parametrize("config", [
+TITAN_LAYOUTS = [
     {"vocab_size": 320, "d_model": 64, "n_layers": 6, "mimo_paths": 8},   # titan-tiny: arms inside the cached prefix
     {"vocab_size": 320, "d_model": 32, "n_layers": 12, "mimo_paths": 8},  # CP after layer 5 = mid - 1: arms recomputed
     {"vocab_size": 320, "d_model": 32, "n_layers": 4, "mimo_paths": 8},   # no CP injection: everything cached
-])
+]
+
+
+@pytest.mark.parametrize("config", TITAN_LAYOUTS)
 def test_titan_cached_decoding_equals_full_recompute(config: dict, monkeypatch: pytest.MonkeyPatch) -> None:
     model = TitanLM.from_config(config)
     calls = {"n": 0}
@@ -55,6 +60,57 @@ def test_titan_cached_decoding_equals_full_recompute(config: dict, monkeypatch: 
     for a, b in zip(cached, full):
         assert a.ids == b.ids and a.text == b.text
         assert max(abs(x - y) for x, y in zip(a.token_logprobs, b.token_logprobs)) < 1e-5
+
+
+
+
+def _shared_context_requests(seed: int) -> list[ScoreRequest]:
+    """Documents of 1-4 choices sharing a context of 1-20 tokens; continuations of 1-9 tokens (single-token ones
+    feed no extension tokens), in shuffled order."""
+    rng = random.Random(seed)
+    reqs = []
+    for _ in range(9):
+        ctx = tuple(rng.randrange(1, 300) for _ in range(rng.randint(1, 20)))
+        reqs += [ScoreRequest(ctx, tuple(rng.randrange(1, 300) for _ in range(rng.choice([1, 1, 2, 5, 9]))))
+                 for _ in range(rng.randint(1, 4))]
+    rng.shuffle(reqs)
+    return reqs
+
+
+@pytest.mark.parametrize("config", TITAN_LAYOUTS)
+def test_titan_prefix_cache_scoring_equals_whole_rows(config: dict) -> None:
+    model = TitanLM.from_config(config)
+    reqs = _shared_context_requests(len(config) + config["n_layers"])
+    cached_count, full_count = TokenCounter(), TokenCounter()
+    cached = score(model, reqs, batch_size=3, counter=cached_count)
+    full = score(model, reqs, batch_size=3, reuse_prefix=False, counter=full_count)
+    assert cached_count.tokens < full_count.tokens  # the cached path ran: each context fed once
+    for a, b in zip(cached, full):
+        assert a.n_tokens == b.n_tokens and a.is_greedy == b.is_greedy
+        assert max(abs(x - y) for x, y in zip(a.token_logprobs, b.token_logprobs)) < 1e-5
+
+
+def test_titan_prefix_cache_extension_of_zero_tokens_keeps_the_cache() -> None:
+    model = TitanLM.from_config(TITAN_LAYOUTS[0])
+    ids = torch.tensor([PROMPTS[0][:12], PROMPTS[2][:12]])
+    cache = model.prefix_cache(ids, torch.tensor([12, 7]))
+    with torch.no_grad():
+        extended = model.hidden_extended(cache, torch.tensor([[5, 6, 7], [0, 0, 0]]), torch.tensor([3, 0]))
+        whole = model.hidden(torch.tensor([PROMPTS[0][:12] + [5, 6, 7], PROMPTS[2][:7] + [0] * 8]),
+                             torch.tensor([15, 7]))[0]
+    assert extended.shape == (2, 15, TITAN_LAYOUTS[0]["d_model"])
+    assert torch.allclose(extended[0], whole[0], atol=1e-5)
+    assert torch.allclose(extended[1, :7], whole[1, :7], atol=1e-5)
+
+
+def test_titan_scoring_runs_whole_rows_while_telemetry_hooks_are_attached(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = titan_eval.load_model("titan-tiny")
+    monkeypatch.setattr(model, "prefix_cache", lambda *a, **k: pytest.fail("prefix cache used under telemetry"))
+    handle = model.taps["final"].register_forward_hook(lambda *args: None)
+    try:
+        assert len(score(model, _shared_context_requests(1), batch_size=4)) > 0
+    finally:
+        handle.remove()
 
 
 def test_titan_cached_decoding_steps_back_while_telemetry_hooks_are_attached() -> None:

@@ -101,4 +101,8 @@ def test_telemetry_is_off_by_default_and_does_not_change_logits(card: str) -> No
             on = model(ids, lengths)
             recorded = score(model, requests, batch_size=2)
     assert hooks(model) == []
-    assert torch.equal(on, off) and recorded == plain
+    assert torch.equal(on, off)
+    # Titan scores whole rows while recorders are attached (they must see the full forward) and through its prefix
+    # cache otherwise: the same values up to float rounding
+    assert [(r.n_tokens, r.is_greedy) for r in recorded] == [(r.n_tokens, r.is_greedy) for r in plain]
+    assert [r.logprob for r in recorded] == pytest.approx([r.logprob for r in plain], abs=1e-5)

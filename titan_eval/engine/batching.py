@@ -100,9 +100,15 @@ def target_logprobs(
     if not model.has_hidden:
         logits, _ = logits_at(model, ids, lengths, rows, cols, state)
         return pick_targets(log_softmax_(logits), torch.arange(len(targets), device=ids.device), targets)
-    at, _ = _hidden_at(model, ids, lengths, rows, cols, state, want_state=False)
-    parts = [pick_targets(log_softmax_(model.head(at[s : s + HEAD_POSITIONS])),
-                          torch.arange(len(targets[s : s + HEAD_POSITIONS]), device=ids.device),
+    return head_logprobs(model, _hidden_at(model, ids, lengths, rows, cols, state, want_state=False)[0], targets)
+
+
+def head_logprobs(model: LanguageModel, hidden: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """`has_hidden` models: the head's input at T scored positions [T, d] → (log P(targets[t]) [T] fp32, whether
+    targets[t] is the argmax [T] bool), the head and its in-place log-softmax run `HEAD_POSITIONS` positions at a
+    time."""
+    parts = [pick_targets(log_softmax_(model.head(hidden[s : s + HEAD_POSITIONS])),
+                          torch.arange(len(targets[s : s + HEAD_POSITIONS]), device=hidden.device),
                           targets[s : s + HEAD_POSITIONS])
              for s in range(0, len(targets), HEAD_POSITIONS)]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

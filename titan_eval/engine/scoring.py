@@ -1,15 +1,19 @@
 """Scoring (context, continuation) token pairs: sum log P(continuation | context), greedy flag, token count.
 
-Two paths, one result (up to float rounding):
+Three paths, one result (up to float rounding):
 - prefix reuse (recurrent models): each unique context is prefilled once; its state is branched (`select`) into
   one row per continuation, which continues from it. A context shared by k choices runs once, not k times.
+- prefix cache (`capabilities.prefix_cache`, Titan): each unique context runs the model's exactly reusable blocks
+  once (`prefix_cache`); each continuation extends a branch of that cache and the non-reusable rest runs over its
+  whole row (`hidden_extended`: Titan's concept perceptron sees the whole row, so nothing after it is shared).
 - full rows (any model): each request runs as the row (context + continuation)[:-1], right-padded, sorted
   longest first. Identical requests run once.
 Only the positions that are scored go through the LM head and the fp32 log-softmax (`target_logprobs`, using the
 model's `hidden` + `head` split when it has one, a bounded block of positions at a time): a context's last
 position, and each continuation's positions. The log-softmax runs in place over the head's output and the greedy
 flag comes from a max pass (`pick_targets`). Continuations branch from their contexts longest first, `batch_size`
-rows per run, so rows of like length are padded together. Results come back in input order.
+rows per run, so rows of like length are padded together. Results come back in input order. After each batch the
+allocator's free pages go back to the OS (`host_memory`), so peak memory does not grow with the number of batches.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from titan_eval.engine.batching import chunks, log_softmax_, logits_at, pad_right, pick_targets, target_logprobs
+from titan_eval.engine.batching import (chunks, head_logprobs, log_softmax_, logits_at, pad_right, pick_targets,
+                                        target_logprobs)
+from titan_eval.engine.host_memory import release_free_host_memory
 from titan_eval.errors import UsageError
 from titan_eval.models.base import LanguageModel
 
@@ -96,6 +102,8 @@ def score(
         raise UsageError("batch size must be at least 1")
     if reuse_prefix and model.capabilities.recurrent_state:
         return _score_with_prefix_reuse(model, requests, batch_size, counter, progress)
+    if reuse_prefix and model.capabilities.prefix_cache and not model.hooks_attached():
+        return _score_with_prefix_cache(model, requests, batch_size, counter, progress)
     return _score_full_rows(model, requests, batch_size, counter, progress)
 
 
@@ -119,9 +127,27 @@ def _score_full_rows(
                                          torch.tensor(at_cols, device=device), _targets(conts, device))
         for r, res in zip(batch, _collect(picked, greedy, conts)):
             done[r] = res
+        release_free_host_memory()  # a batch's freed blocks back to the OS: the peak stays one batch's
         if progress is not None:
             progress(len(batch))
     return [done[r] for r in requests]
+
+
+def _context_batches(
+    requests: Sequence[ScoreRequest], batch_size: int,
+) -> list[tuple[Sequence[tuple[int, ...]], list[Sequence[tuple[int, int]]]]]:
+    """Unique contexts, longest first, `batch_size` per batch; each batch with its branches [(context row, request
+    index)] longest continuation first in runs of `batch_size`, so rows of like length are padded together
+    (HellaSwag's endings vary 5-50 tokens; one run per context batch padded every row to the longest)."""
+    by_context: dict[tuple[int, ...], list[int]] = {}
+    for i, r in enumerate(requests):
+        by_context.setdefault(r.context, []).append(i)
+    out = []
+    for ctx_batch in chunks(sorted(by_context, key=lambda c: (-len(c), c)), batch_size):
+        branches = sorted(((row, i) for row, ctx in enumerate(ctx_batch) for i in by_context[ctx]),
+                          key=lambda b: (-len(requests[b[1]].continuation), b))
+        out.append((ctx_batch, chunks(branches, batch_size)))
+    return out
 
 
 def _score_with_prefix_reuse(
@@ -129,26 +155,52 @@ def _score_with_prefix_reuse(
     counter: TokenCounter | None, progress: Callable[[int], None] | None,
 ) -> list[ScoreResult]:
     device = next(model.parameters()).device
-    by_context: dict[tuple[int, ...], list[int]] = {}
-    for i, r in enumerate(requests):
-        by_context.setdefault(r.context, []).append(i)
-    contexts = sorted(by_context, key=lambda c: (-len(c), c))
     results: list[ScoreResult | None] = [None] * len(requests)
-    for ctx_batch in chunks(contexts, batch_size):
+    for ctx_batch, groups in _context_batches(requests, batch_size):
         ids, lengths = pad_right(ctx_batch, device)
         if counter is not None:
             counter.add(lengths)
         rows = torch.arange(len(ctx_batch), device=device)
         last_logits, state = logits_at(model, ids, lengths, rows, lengths - 1, want_state=True)  # last position only
         last = log_softmax_(last_logits)  # (b, V), shared by every branch of the batch
-        # branches longest continuation first, `batch_size` per run: padding stays within rows of like length
-        # (HellaSwag's endings vary 5-50 tokens; one run per context batch padded every row to the longest)
-        branch_rows = sorted(((row, i) for row, ctx in enumerate(ctx_batch) for i in by_context[ctx]),
-                             key=lambda b: (-len(requests[b[1]].continuation), b))
-        for group in chunks(branch_rows, batch_size):
+        for group in groups:
             _score_branches(model, requests, group, last, state, results, counter, device)
+        release_free_host_memory()  # a batch's freed blocks back to the OS: the peak stays one batch's
         if progress is not None:
-            progress(len(branch_rows))
+            progress(sum(len(g) for g in groups))
+    return [r for r in results if r is not None]
+
+
+def _score_with_prefix_cache(
+    model: LanguageModel, requests: Sequence[ScoreRequest], batch_size: int,
+    counter: TokenCounter | None, progress: Callable[[int], None] | None,
+) -> list[ScoreResult]:
+    """Each request's row is (context + continuation)[:-1], as in `_score_full_rows`; the context part of the
+    reusable blocks runs once per unique context. `counter` counts the context and extension tokens fed."""
+    device = next(model.parameters()).device
+    results: list[ScoreResult | None] = [None] * len(requests)
+    for ctx_batch, groups in _context_batches(requests, batch_size):
+        ids, lengths = pad_right(ctx_batch, device)
+        if counter is not None:
+            counter.add(lengths)
+        cache = model.prefix_cache(ids, lengths)
+        for group in groups:
+            conts = [requests[i].continuation for _, i in group]
+            ext, ext_lengths = pad_right([c[:-1] for c in conts], device)
+            if counter is not None:
+                counter.add(ext_lengths)
+            hidden = model.hidden_extended(cache.select(torch.tensor([row for row, _ in group], device=device)),
+                                           ext, ext_lengths)
+            at_rows = [k for k, c in enumerate(conts) for _ in c]
+            at_cols = [len(ctx_batch[row]) - 1 + j for (row, _), c in zip(group, conts) for j in range(len(c))]
+            picked, greedy = head_logprobs(model, hidden[torch.tensor(at_rows, device=device),
+                                                         torch.tensor(at_cols, device=device)],
+                                           _targets(conts, device))
+            for (_, i), res in zip(group, _collect(picked, greedy, conts)):
+                results[i] = res
+        release_free_host_memory()  # a batch's freed blocks back to the OS: the peak stays one batch's
+        if progress is not None:
+            progress(sum(len(g) for g in groups))
     return [r for r in results if r is not None]
 
 

@@ -19,6 +19,12 @@ Shapes: B = batch rows, L = padded sequence length, V = vocabulary (logit rows),
 - Optional exact incremental decoding for models without a recurrent state (`begin_decode` / `continue_decode`,
   Titan): the model caches what is exactly reusable between steps and recomputes the rest. `begin_decode`
   returns None when the model cannot (or should not, e.g. while telemetry hooks are attached) decode that way.
+- Optional shared-context scoring for the same models (`capabilities.prefix_cache`, Titan):
+  `prefix_cache(ids[B, L], lengths[B] | None) -> cache` runs the exactly reusable part of the forward over the
+  contexts once; `hidden_extended(cache, ids[B, L'], lengths[B]) -> h[B, W, d]` appends each row's first
+  lengths[b] tokens (L' may be 0) and returns the stream the head reads over the whole concatenated rows
+  (W = the longest), equal to `hidden` of those rows up to float rounding. The engine branches one context batch's
+  cache (`select`) into its continuations.
 - A `RecurrentState` is batch-first: `expand(n)` repeats row b as rows b*n .. b*n+n-1 (one context branching into
   n continuations), `select(idx)` keeps the given rows in the given order.
 """
@@ -50,6 +56,9 @@ class Capabilities:
     """Parallel reasoning arms with `arm_{k}` ActivationTaps (Titan: 8); 0 = none."""
     blackboard: tuple[str, ...] = ()
     """Parameter names whose zeroing ablates the model's blackboard bus (Titan: bb_read.weight); () = none."""
+    prefix_cache: bool = False
+    """Non-recurrent models that can still share a context's exactly reusable blocks between its continuations
+    when scoring (`prefix_cache` / `hidden_extended`; Titan: every block before the first CP injection)."""
 
     def with_kernels(self, kernels: tuple[str, ...]) -> "Capabilities":
         return dataclasses.replace(self, kernels=kernels)
@@ -170,6 +179,15 @@ class LanguageModel(nn.Module):
     def continue_decode(self, ids: Tensor, cache: RecurrentState) -> tuple[Tensor, RecurrentState]:
         """Append one token per row (ids [B]) to a `begin_decode` cache → (next-token logits [B, V], cache)."""
         raise ModelError(f"architecture {self.arch!r} has no incremental decoding")
+
+    def prefix_cache(self, ids: Tensor, lengths: Tensor | None = None) -> RecurrentState:
+        """Contexts ids [B, L] → cache of their exactly reusable blocks; only when `capabilities.prefix_cache`."""
+        raise ModelError(f"architecture {self.arch!r} has no prefix cache")
+
+    def hidden_extended(self, cache: RecurrentState, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Cached rows + each row's first lengths[b] tokens of ids [B, L'] → the stream the head reads over the
+        whole rows [B, W, d]; only when `capabilities.prefix_cache`."""
+        raise ModelError(f"architecture {self.arch!r} has no prefix cache")
 
     def step(self, ids: Tensor, state: RecurrentState) -> tuple[Tensor, RecurrentState]:
         """ids [B] → (logits [B, V], advanced state). Default: a one-token prefill."""

@@ -51,7 +51,8 @@ from titan_eval.models.taps import ActivationTap, RouteTap
 
 @dataclass(frozen=True)
 class TitanDecodeCache(RecurrentState):
-    """`begin_decode` / `continue_decode` cache, batch-first: the primer stream (CP input) and the stream after the
+    """`prefix_cache` / `begin_decode` / `continue_decode` cache, batch-first: the primer stream (CP input) and the
+    stream after the
     reusable prefix, right-padded buffers [B, ≥ max length, d]; each row's length [B]; the Mamba conv / SSM states of
     every block in the reusable prefix (primer, layers, and arms when they fall inside it), in call order."""
 
@@ -60,6 +61,21 @@ class TitanDecodeCache(RecurrentState):
     lengths: Tensor
     conv: tuple[Tensor, ...] = field(default=())
     ssm: tuple[Tensor, ...] = field(default=())
+
+
+def _decode_cache(cache: RecurrentState) -> TitanDecodeCache:
+    if not isinstance(cache, TitanDecodeCache):
+        raise ModelError(f"titan cannot continue decoding from a {type(cache).__name__}")
+    return cache
+
+
+def _grown(buffer: Tensor, need: int) -> Tensor:
+    """buffer [B, W, d] widened to at least `need` positions, in blocks of ≥ 64 (zeros), so most decoding steps
+    widen nothing."""
+    if need <= buffer.shape[1]:
+        return buffer
+    grow = max(64, need - buffer.shape[1])
+    return torch.cat([buffer, buffer.new_zeros(buffer.shape[0], grow, buffer.shape[2])], dim=1)
 
 
 class _StatefulBlocks:
@@ -106,7 +122,7 @@ class TitanLM(LanguageModel):
         self.config_source = {**asdict(cfg), "derived": cfg.derived()}
         self.vocab_size = cfg.vocab_size
         self.capabilities = Capabilities(recurrent_state=False, routing=True, arms=cfg.mimo_paths,
-                                         blackboard=self.blackboard_parameters)
+                                         blackboard=self.blackboard_parameters, prefix_cache=True)
         d, arms = cfg.d_model, cfg.mimo_paths
         self.router_temp = nn.Parameter(torch.full((1,), 0.3))  # builder init; never read by the sft forward
         self.cp_gate = nn.Parameter(torch.tensor(0.5))
@@ -233,46 +249,60 @@ class TitanLM(LanguageModel):
             end = mid
         return self._layers(range(end, n), x, g, lengths, mask)
 
+    def prefix_cache(self, ids: Tensor, lengths: Tensor | None = None) -> "TitanDecodeCache":
+        """Contexts ids [B, L] → the exactly reusable part of their forward: primer and stream buffers over the
+        L positions, each row's length, and every reusable block's Mamba state after that length."""
+        lengths = full_lengths(ids, lengths)
+        run = _StatefulBlocks(None)
+        primer, x = self._causal_prefix(ids, lengths, padding_mask(lengths, ids.shape[1]), run)
+        return TitanDecodeCache(primer=primer, stream=x, lengths=lengths, conv=tuple(run.conv), ssm=tuple(run.ssm))
+
+    def hidden_extended(self, cache: RecurrentState, ids: Tensor, lengths: Tensor) -> Tensor:
+        """Each row's cached tokens followed by its first lengths[b] tokens of ids [B, L'] (L' may be 0) → the
+        stream entering norm_f over those whole rows [B, W, d], W = the longest row; equals `hidden` of the
+        concatenated rows up to float rounding. Scoring uses it to run a context's reusable blocks once for all of
+        its continuations."""
+        cache = _decode_cache(cache)
+        return self._rest_hidden(self._extend(cache, ids, lengths) if ids.shape[1] else cache)
+
     def begin_decode(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, "TitanDecodeCache"] | None:
         """Prompts ids [B, L] → (logits at each row's last real position [B, V], cache). None while telemetry
         hooks are attached (recorders then see the full recompute they expect)."""
         if self.hooks_attached():
             return None
-        lengths = full_lengths(ids, lengths)
-        mask = padding_mask(lengths, ids.shape[1])
-        run = _StatefulBlocks(None)
-        primer, x = self._causal_prefix(ids, lengths, mask, run)
-        cache = TitanDecodeCache(primer=primer, stream=x, lengths=lengths, conv=tuple(run.conv), ssm=tuple(run.ssm))
+        cache = self.prefix_cache(ids, lengths)
         return self._decode_logits(cache), cache
 
     def continue_decode(self, ids: Tensor, cache: RecurrentState) -> tuple[Tensor, "TitanDecodeCache"]:
         """Append ids [B] (one token per row) → (next-token logits [B, V], the extended cache)."""
-        if not isinstance(cache, TitanDecodeCache):
-            raise ModelError(f"titan cannot continue decoding from a {type(cache).__name__}")
-        n = ids.shape[0]
-        one = torch.ones(n, dtype=torch.long, device=ids.device)
-        run = _StatefulBlocks(cache)
-        primer_new, x_new = self._causal_prefix(ids[:, None], one, one[:, None].bool(), run)
-        lengths = cache.lengths
-        rows = torch.arange(n, device=ids.device)
-        primer, stream = cache.primer, cache.stream
-        need = int(lengths.max()) + 1
-        if need > primer.shape[1]:  # grow the buffers in blocks so most steps copy nothing but one column
-            grow = max(64, need - primer.shape[1])
-            primer = torch.cat([primer, primer.new_zeros(n, grow, primer.shape[2])], dim=1)
-            stream = torch.cat([stream, stream.new_zeros(n, grow, stream.shape[2])], dim=1)
-        primer = primer.index_put((rows, lengths), primer_new[:, 0])
-        stream = stream.index_put((rows, lengths), x_new[:, 0])
-        cache = TitanDecodeCache(primer=primer, stream=stream, lengths=lengths + 1, conv=tuple(run.conv),
-                                 ssm=tuple(run.ssm))
-        return self._decode_logits(cache, need), cache
+        one = torch.ones(ids.shape[0], dtype=torch.long, device=ids.device)
+        cache = self._extend(_decode_cache(cache), ids[:, None], one)
+        return self._decode_logits(cache), cache
 
-    def _decode_logits(self, cache: "TitanDecodeCache", width: int | None = None) -> Tensor:
-        width = int(cache.lengths.max()) if width is None else width
-        lengths = cache.lengths
-        mask = padding_mask(lengths, width)
-        h = self._after_prefix(cache.primer[:, :width], cache.stream[:, :width], lengths, mask)
-        return self.head(h[torch.arange(h.shape[0], device=h.device), lengths - 1])
+    def _extend(self, cache: "TitanDecodeCache", ids: Tensor, lengths: Tensor) -> "TitanDecodeCache":
+        """Advance the reusable blocks over each row's first lengths[b] tokens of ids [B, L'] from the cached
+        Mamba states and write their outputs after the row's cached positions (a row with 0 tokens keeps its
+        states: Δ = 0 and the conv window unchanged on padding)."""
+        mask = padding_mask(lengths, ids.shape[1])
+        run = _StatefulBlocks(cache)
+        primer_new, x_new = self._causal_prefix(ids, lengths, mask, run)
+        total = cache.lengths + lengths
+        need = int(total.max())
+        rows, cols = mask.nonzero(as_tuple=True)
+        at = (rows, cache.lengths.index_select(0, rows) + cols)
+        primer = _grown(cache.primer, need).index_put(at, primer_new[rows, cols])
+        stream = _grown(cache.stream, need).index_put(at, x_new[rows, cols])
+        return TitanDecodeCache(primer=primer, stream=stream, lengths=total, conv=tuple(run.conv), ssm=tuple(run.ssm))
+
+    def _rest_hidden(self, cache: "TitanDecodeCache") -> Tensor:
+        """The non-reusable rest over the cached rows → the stream entering norm_f [B, longest row, d]."""
+        width = int(cache.lengths.max())
+        mask = padding_mask(cache.lengths, width)
+        return self._after_prefix(cache.primer[:, :width], cache.stream[:, :width], cache.lengths, mask)
+
+    def _decode_logits(self, cache: "TitanDecodeCache") -> Tensor:
+        h = self._rest_hidden(cache)
+        return self.head(h[torch.arange(h.shape[0], device=h.device), cache.lengths - 1])
 
     def _layers(self, indices: range, x: Tensor, g: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
         """Backbone layers `indices` with the CP injection g [B, 1, d] after every sixth layer (global index)."""

@@ -102,7 +102,7 @@ def _scan_block(u: Tensor, delta: Tensor, A: Tensor, B: Tensor, C: Tensor, h0: T
     return y.reshape(batch, channels, -1)[:, :, :length], carry
 
 
-FUSED_BLOCK_ELEMENTS = 1 << 21  # per [K, Bt, D, N] block buffer (8 MiB fp32): cache-sized, reused
+FUSED_BLOCK_ELEMENTS = 1 << 19  # per [K, Bt, D, N] block buffer (2 MiB fp32): cache-sized, reused (BENCHMARKS.md)
 
 
 def selective_scan_fused(
