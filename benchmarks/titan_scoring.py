@@ -9,7 +9,9 @@ tokenizer) two ways, interleaved:
                the row is lm-eval's (context + continuation)[:-1] on both sides (the author's scripts also feed the
                last continuation token, which the non-causal CP then sees: a definition difference, not speed)
   titan-eval   `titan_eval.engine.score`: length-sorted right-padded batches with each row's real length (the CP
-               pools over it, so a padded row equals its batch-1 run), head + log-softmax only at scored positions
+               pools over it, so a padded row equals its batch-1 run), head + log-softmax only at scored positions;
+               a context shared by a document's choices runs once through the primer and the layers before the
+               first CP injection (the exact prefix cache), each choice extends that cached state
 Then think decoding (greedy, --gen-prompts prompts × --gen-tokens tokens):
   recompute    full prefix recompute every token (`generate(..., use_state=False)`)
   cached       `generate(...)`: primer and layers 0..5 (every block before the first CP injection) advance from
