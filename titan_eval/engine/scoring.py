@@ -19,7 +19,7 @@ allocator's free pages go back to the OS (`host_memory`), so peak memory does no
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -150,24 +150,35 @@ def _context_batches(
     return out
 
 
+def _padded_context_batches(
+    requests: Sequence[ScoreRequest], batch_size: int, counter: TokenCounter | None,
+    progress: Callable[[int], None] | None, device: torch.device,
+) -> Iterator[tuple[Sequence[tuple[int, ...]], Tensor, Tensor, list[Sequence[tuple[int, int]]]]]:
+    """`_context_batches` with each batch's contexts right-padded (ids (b, L), lengths (b,)) and counted; when the
+    caller is done with a batch, its freed blocks go back to the OS (the peak stays one batch's) and its requests
+    are reported to `progress`."""
+    for ctx_batch, groups in _context_batches(requests, batch_size):
+        ids, lengths = pad_right(ctx_batch, device)
+        if counter is not None:
+            counter.add(lengths)
+        yield ctx_batch, ids, lengths, groups
+        release_free_host_memory()
+        if progress is not None:
+            progress(sum(len(g) for g in groups))
+
+
 def _score_with_prefix_reuse(
     model: LanguageModel, requests: Sequence[ScoreRequest], batch_size: int,
     counter: TokenCounter | None, progress: Callable[[int], None] | None,
 ) -> list[ScoreResult]:
     device = next(model.parameters()).device
     results: list[ScoreResult | None] = [None] * len(requests)
-    for ctx_batch, groups in _context_batches(requests, batch_size):
-        ids, lengths = pad_right(ctx_batch, device)
-        if counter is not None:
-            counter.add(lengths)
+    for ctx_batch, ids, lengths, groups in _padded_context_batches(requests, batch_size, counter, progress, device):
         rows = torch.arange(len(ctx_batch), device=device)
         last_logits, state = logits_at(model, ids, lengths, rows, lengths - 1, want_state=True)  # last position only
         last = log_softmax_(last_logits)  # (b, V), shared by every branch of the batch
         for group in groups:
             _score_branches(model, requests, group, last, state, results, counter, device)
-        release_free_host_memory()  # a batch's freed blocks back to the OS: the peak stays one batch's
-        if progress is not None:
-            progress(sum(len(g) for g in groups))
     return [r for r in results if r is not None]
 
 
@@ -179,10 +190,7 @@ def _score_with_prefix_cache(
     reusable blocks runs once per unique context. `counter` counts the context and extension tokens fed."""
     device = next(model.parameters()).device
     results: list[ScoreResult | None] = [None] * len(requests)
-    for ctx_batch, groups in _context_batches(requests, batch_size):
-        ids, lengths = pad_right(ctx_batch, device)
-        if counter is not None:
-            counter.add(lengths)
+    for ctx_batch, ids, lengths, groups in _padded_context_batches(requests, batch_size, counter, progress, device):
         cache = model.prefix_cache(ids, lengths)
         for group in groups:
             conts = [requests[i].continuation for _, i in group]
@@ -198,9 +206,6 @@ def _score_with_prefix_cache(
                                            _targets(conts, device))
             for (_, i), res in zip(group, _collect(picked, greedy, conts)):
                 results[i] = res
-        release_free_host_memory()  # a batch's freed blocks back to the OS: the peak stays one batch's
-        if progress is not None:
-            progress(sum(len(g) for g in groups))
     return [r for r in results if r is not None]
 
 
