@@ -52,9 +52,9 @@ from titan_eval.models.taps import ActivationTap, RouteTap
 @dataclass(frozen=True)
 class TitanDecodeCache(RecurrentState):
     """`prefix_cache` / `begin_decode` / `continue_decode` cache, batch-first: the primer stream (CP input) and the
-    stream after the
-    reusable prefix, right-padded buffers [B, ≥ max length, d]; each row's length [B]; the Mamba conv / SSM states of
-    every block in the reusable prefix (primer, layers, and arms when they fall inside it), in call order."""
+    stream after the reusable prefix, right-padded buffers [B, ≥ max length, d]; each row's length [B]; the Mamba
+    conv / SSM states of every block in the reusable prefix (primer, layers, and arms when they fall inside it), in
+    call order."""
 
     primer: Tensor
     stream: Tensor
