@@ -62,8 +62,6 @@ def test_titan_cached_decoding_equals_full_recompute(config: dict, monkeypatch: 
         assert max(abs(x - y) for x, y in zip(a.token_logprobs, b.token_logprobs)) < 1e-5
 
 
-
-
 def _shared_context_requests(seed: int) -> list[ScoreRequest]:
     """Documents of 1-4 choices sharing a context of 1-20 tokens; continuations of 1-9 tokens (single-token ones
     feed no extension tokens), in shuffled order."""
