@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from titan_eval.models.ops.kernels import kernel_status
-from titan_eval.paths import REPO_ROOT
+from titan_eval.paths import REPO_ROOT, build_info, installed_from_checkout
 
 PACKAGES = ("titan-eval", "torch", "lm_eval", "datasets", "tokenizers", "sentencepiece", "safetensors", "numpy",
             "transformers", "mamba-ssm", "causal-conv1d")
@@ -28,7 +28,12 @@ def package_versions() -> dict[str, str | None]:
 
 
 def git_info() -> dict[str, Any]:
-    """Commit and dirty flag of the titan-eval checkout (None outside git)."""
+    """Commit and dirty flag of the titan-eval source: the checkout's (git), or for an installed wheel what its
+    build step recorded (`source: "wheel"`); None where neither is known."""
+    if not installed_from_checkout():
+        info = build_info()
+        return {"commit": info.get("commit"), "dirty": info.get("dirty"), "source": "wheel"}
+
     def git(*args: str) -> str | None:
         try:
             return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10,

@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 from titan_eval.errors import UsageError
 from titan_eval.jsonl import read_jsonl
 from titan_eval.output_dir import safe_child
-from titan_eval.paths import RESULTS_DIR
+from titan_eval.paths import results_dir
 from titan_eval.records import RunRecord
 
 
@@ -83,9 +83,9 @@ def read_completed(path: Path) -> list[dict[str, Any]]:
 
 
 def _unused(run_id: str) -> str:
-    """`run_id`, or `run_id-N` for the smallest N ≥ 2 whose folder under results/ does not exist yet."""
+    """`run_id`, or `run_id-N` for the smallest N ≥ 2 whose folder under ./results does not exist yet."""
     candidate, n = run_id, 1
-    while (RESULTS_DIR / candidate).exists():
+    while (results_dir() / candidate).exists():
         n += 1
         candidate = f"{run_id}-{n}"
     return candidate
@@ -101,7 +101,7 @@ class RunWriter:
         if out_dir is None:  # a derived folder is always a new run: a second run in the same second gets "-2", …
             run_id = _unused(run_id)
         self.run_id = run_id
-        self.dir = Path(out_dir) if out_dir is not None else safe_child(RESULTS_DIR, run_id, "run id")
+        self.dir = Path(out_dir) if out_dir is not None else safe_child(results_dir(), run_id, "run id")
         self.samples_path = self.dir / "samples.jsonl"
         self.identity = dict(identity or {})
         self.previous: list[dict[str, Any]] = []

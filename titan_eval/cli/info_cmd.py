@@ -10,18 +10,28 @@ from titan_eval.cli.errors import exits_on_error
 
 
 def models_command() -> None:
-    """List the model cards in model/."""
+    """List the model cards titan-eval ships (exit 2 when none is found: a broken installation)."""
     from titan_eval.cards import list_cards, load_card
+    from titan_eval.errors import DataError
+    from titan_eval.paths import CARDS_DIR
 
-    for name in list_cards():
+    names = list_cards()
+    if not names:
+        raise DataError(f"no model cards found in {CARDS_DIR}; the installation is incomplete (reinstall titan-eval)")
+    for name in names:
         card = load_card(name)
         typer.echo(f"{name:24s} {card.arch:7s} {card.description}")
 
 
 def tasks_command() -> None:
-    """List the tasks titan-eval can run."""
-    from titan_eval.tasks.catalog import all_task_names
+    """List the tasks titan-eval can run (exit 2 when no task definition is found: a broken installation)."""
+    from titan_eval.errors import DataError
+    from titan_eval.paths import TASKS_DIR
+    from titan_eval.tasks.catalog import all_task_names, lm_eval_task_names
 
+    if not lm_eval_task_names():
+        raise DataError(f"no task definitions found in {TASKS_DIR}; the installation is incomplete (reinstall "
+                        "titan-eval)")
     for name in all_task_names():
         typer.echo(name)
 

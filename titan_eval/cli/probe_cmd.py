@@ -12,7 +12,7 @@ from rich.console import Console
 from titan_eval.cli.errors import exits_on_error
 from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
                                     TokenizerOpt, TrustOpt)
-from titan_eval.paths import RESULTS_DIR
+from titan_eval.paths import results_dir
 
 console = Console(stderr=True)
 
@@ -47,7 +47,7 @@ def probe_command(
     prompts, source = resolve_suite(suite)
     seed_everything(seed)
     loaded = load(model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels)
-    out = Path(output) if output else RESULTS_DIR / f"probe-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{loaded.card.name}"
+    out = Path(output) if output else results_dir() / f"probe-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{loaded.card.name}"
     with console.status(f"probing {loaded.card.name} on {len(prompts)} prompts ({source})"):
         numbers = write_report(out, run_probe(loaded, prompts, opts, source))
     typer.echo(f"{out / numbers['report']}: {len(numbers['figures'])} figures ({', '.join(numbers['figures'].values())})")
