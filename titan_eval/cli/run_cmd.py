@@ -66,7 +66,7 @@ def run_command(
     """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
     from titan_eval import distributed
     from titan_eval.output_dir import prepare_output_dir
-    from titan_eval.paths import RESULTS_DIR
+    from titan_eval.paths import results_dir
     from titan_eval.runner import RunOptions
 
     modes = tuple((mode or ("cot" if cot else "ll")).split(","))
@@ -86,7 +86,7 @@ def run_command(
                          telemetry=telemetry)
     options.validate()  # everything that needs no model, before it loads
     if distributed.from_env().is_main:  # only rank 0 writes: the others never touch the output folder
-        prepare_output_dir(Path(options.output_dir) if options.output_dir else RESULTS_DIR)  # writable, room to write
+        prepare_output_dir(Path(options.output_dir) if options.output_dir else results_dir())  # writable, room to write
     if template is not None:
         resolve_template(template)  # an unknown name fails now, not after the model loaded
     with distributed.session(device) as dist:
