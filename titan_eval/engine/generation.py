@@ -23,6 +23,7 @@ from titan_eval.engine.batching import chunks, log_softmax_, logits_at, pad_righ
 from titan_eval.engine.logits_processing import ban, choose, filter_top_k_top_p, mask_vocab, repetition_penalty
 from titan_eval.errors import ModelError, UsageError
 from titan_eval.models.base import LanguageModel
+from titan_eval.models.taps import generating
 from titan_eval.tokenizers import Tokenizer
 
 
@@ -94,12 +95,13 @@ def generate(
         raise UsageError("sampling needs a seed per prompt")
     rows = [_Row(i, tuple(p)) for i, p in enumerate(prompts)]
     order = sorted(rows, key=lambda r: (-len(r.prompt), r.index))
-    for batch in chunks(order, batch_size):
-        gens = None if seeds is None else [torch.Generator().manual_seed(int(seeds[r.index])) for r in batch]
-        if use_state and model.capabilities.recurrent_state:
-            _decode_recurrent(model, tokenizer, list(batch), config, gens, progress)
-        elif not (use_state and _decode_cached(model, tokenizer, list(batch), config, gens, progress)):
-            _decode_recompute(model, tokenizer, list(batch), config, gens, progress)
+    with generating():  # recorders of scoring passes (telemetry.route_totals) skip these forward calls
+        for batch in chunks(order, batch_size):
+            gens = None if seeds is None else [torch.Generator().manual_seed(int(seeds[r.index])) for r in batch]
+            if use_state and model.capabilities.recurrent_state:
+                _decode_recurrent(model, tokenizer, list(batch), config, gens, progress)
+            elif not (use_state and _decode_cached(model, tokenizer, list(batch), config, gens, progress)):
+                _decode_recompute(model, tokenizer, list(batch), config, gens, progress)
     return [r.result for r in rows if r.result is not None]
 
 

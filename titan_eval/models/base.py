@@ -217,9 +217,12 @@ class LanguageModel(nn.Module):
     def hooks_attached(self) -> bool:
         """True while forward hooks (telemetry recorders) are attached to the model or any submodule: fast paths
         that skip positions or blocks (head-at-scored-positions, Titan's decode cache) are then off, so recorders
-        see the full forward they expect."""
-        return bool(nn.modules.module._global_forward_hooks or nn.modules.module._global_forward_pre_hooks) or any(
-            m._forward_hooks or m._forward_pre_hooks for m in self.modules())
+        see the full forward they expect. Hooks of a recorder that declares `fast_path_safe = True` (it reads only
+        what every path reports, e.g. `telemetry.route_totals.RouteTotals`) do not count."""
+        hooks = [*nn.modules.module._global_forward_hooks.values(), *nn.modules.module._global_forward_pre_hooks.values()]
+        for m in self.modules():
+            hooks += [*m._forward_hooks.values(), *m._forward_pre_hooks.values()]
+        return any(_blocks_fast_paths(hook) for hook in hooks)
 
     @property
     def backend(self) -> str:
@@ -234,3 +237,8 @@ def prenorm_points(embedding: nn.Module, norms: list[nn.Module], final: nn.Modul
     points = [StreamPoint("embedding", embedding, "output")]
     after = norms[1:] + [final]
     return points + [StreamPoint(f"layer_{i}", m, "input") for i, m in enumerate(after)]
+
+
+def _blocks_fast_paths(hook: object) -> bool:
+    """A forward hook turns the fast paths off unless it is a method of an object with `fast_path_safe = True`."""
+    return not getattr(getattr(hook, "__self__", None), "fast_path_safe", False)

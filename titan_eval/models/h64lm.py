@@ -58,12 +58,15 @@ class H64LMLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.layer_norm_eps)
 
     def forward(
-        self, x: Tensor, layout: KeyLayout, past_k: Tensor | None, past_v: Tensor | None
+        self, x: Tensor, layout: KeyLayout, past_k: Tensor | None, past_v: Tensor | None,
+        lengths: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """x [B, L, D] → (x [B, L, D], this layer's keys and values [B, KV, K, hd] including the cache)."""
+        """x [B, L, D], lengths [B] (real new positions per row) → (x [B, L, D], this layer's keys and values
+        [B, KV, K, hd] including the cache)."""
         attn, k, v = self.self_attn(self.input_layernorm(x), layout, past_k, past_v)
         x = x + attn
-        x = x + self.mlp(self.post_attention_layernorm(x))
+        h = self.post_attention_layernorm(x)
+        x = x + (self.mlp(h, lengths) if isinstance(self.mlp, H64LMMoE) else self.mlp(h))
         return x, k, v
 
 
@@ -180,7 +183,7 @@ class H64LM(LanguageModel):
         for i, layer in enumerate(self.model.layers):
             past_k = None if state is None else state.keys[i]
             past_v = None if state is None else state.values[i]
-            x, k, v = layer(x, layout, past_k, past_v)
+            x, k, v = layer(x, layout, past_k, past_v, lengths)
             keys.append(k)
             values.append(v)
         return x, layout, keys, values, seen + lengths

@@ -45,9 +45,10 @@ class H64LMMoE(nn.Module):
         dense = torch.zeros_like(probs).scatter(-1, chosen, weights)
         return dense, chosen
 
-    def forward(self, h: Tensor) -> Tensor:
+    def forward(self, h: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """h [B, L, D], lengths [B] (each row's real positions, for the route tap; None = all) → [B, L, D]."""
         dense, chosen = self.route(h)
-        dense = self.route_tap(dense, chosen)
+        dense = self.route_tap(dense, chosen, lengths)
         flat_h = h.reshape(-1, h.shape[-1])  # (N, D), N = B·L
         flat_w = dense.reshape(-1, dense.shape[-1])  # (N, E)
         flat_chosen = chosen.reshape(-1, chosen.shape[-1])  # (N, k)

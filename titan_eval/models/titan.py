@@ -14,7 +14,8 @@ Glossary (d = d_model, n = n_layers, E = mimo_paths, mid = n // 2):
     logits       lm_head(norm_f(x)), untied head                                   [B, L, V]
 
 Telemetry markers (identities unless a recorder hooks them, see titan_eval.telemetry):
-    RouteTap "domain_router"           weights [B, L, E], chosen [B, L, 2]
+    RouteTap "domain_router"           weights [B, L, E], chosen [B, L, 2], lengths [B]; fires on every path (whole
+                                       rows, prefix cache, cached decoding), wherever the router runs
     ActivationTap "embedding"          e;   "primer": x after the primer (the CP input)
                   "cp_slots"           s;   "cp_injection": g [B, 1, d]
                   "layer_{j}"          Block(layers.j, ·) output, before any CP injection after it
@@ -228,6 +229,7 @@ class TitanLM(LanguageModel):
             x = run(self.layers[j], x, lengths, mask)
         if end > mid:
             weights, chosen = route_top_k(self.domain_router(x), TOP_K)
+            weights = self.route_tap(weights, chosen, lengths)
             arms = [partial(run, block, lengths=lengths, mask=mask) for block in self.mimo_reasoning_blocks]
             c = collapse_arms(self.bridge(x), weights, arms, self.bb_write, self.bb_read, BLACKBOARD_THRESHOLD)
             x = x + self.moe_scale * c
@@ -267,7 +269,8 @@ class TitanLM(LanguageModel):
 
     def begin_decode(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, "TitanDecodeCache"] | None:
         """Prompts ids [B, L] → (logits at each row's last real position [B, V], cache). None while telemetry
-        hooks are attached (recorders then see the full recompute they expect)."""
+        hooks that need whole forwards are attached (`hooks_attached`: recorders then see the full recompute they
+        expect); fast-path-safe recorders such as `RouteTotals` keep it on."""
         if self.hooks_attached():
             return None
         cache = self.prefix_cache(ids, lengths)
@@ -315,7 +318,7 @@ class TitanLM(LanguageModel):
     def _arms(self, x: Tensor, lengths: Tensor, mask: Tensor) -> Tensor:
         """Router, bridge, arms and blackboard on the mid stream x [B, L, d] → collapse c [B, L, d]."""
         weights, chosen = route_top_k(self.domain_router(x), TOP_K)
-        weights = self.route_tap(weights, chosen)
+        weights = self.route_tap(weights, chosen, lengths)
         b = self.taps["bridge"](self.bridge(x))
         arms = [partial(self._arm, k, lengths=lengths, mask=mask) for k in range(self.cfg.mimo_paths)]
         return collapse_arms(b, weights, arms, self.bb_write, self.bb_read, BLACKBOARD_THRESHOLD)

@@ -178,22 +178,27 @@ def _think_options(loaded: LoadedModel, options: Any) -> Any:
 
 @contextmanager
 def routing_recorder(loaded: LoadedModel) -> Iterator[Any]:
-    """A RouteRecorder over every scored position while lm-eval runs, for models that route (else None)."""
+    """Streaming routing totals (`telemetry.route_totals.RouteTotals`) while lm-eval runs, for models that route
+    (else None). It is fast-path safe: the prefix cache and cached decoding stay on."""
     if not loaded.model.capabilities.routing:
         yield None
         return
-    from titan_eval.telemetry.routing import RouteRecorder
+    from titan_eval.telemetry.route_totals import RouteTotals
 
-    with RouteRecorder(loaded.model) as rec:
+    with RouteTotals(loaded.model) as rec:
         yield rec
 
 
+ROUTING_SPAN = ("all real positions of every scoring forward pass (contexts and continuations; generation steps "
+                "excluded; a context the prefix cache shares counts once where the router lies in the shared blocks)")
+
+
 def routing_summary(recorder: Any, names: list[str], dist: Dist = SINGLE) -> dict[str, Any]:
-    """Mean route weight per arm/expert (and pair frequencies, entropies) per routing layer, over all real
-    positions of every forward pass of this mode's tasks (contexts and continuations; tasks pooled). In a
-    distributed run this is this rank's shard only (rank 0's is the one stored)."""
+    """Mean route weight per arm/expert (and pair frequencies, entropies) per routing layer, over `ROUTING_SPAN`
+    of this mode's tasks (tasks pooled). In a distributed run this is this rank's shard only (rank 0's is the one
+    stored)."""
     layers = {layer: recorder.summary(layer).to_dict() for layer in recorder.layers}
-    span = "all real positions of every scoring forward pass"
+    span = ROUTING_SPAN
     if dist.active:
         span += f" of rank {dist.rank}'s shard (of {dist.world_size})"
     return {"span": span, "tasks_pooled": names, "layers": layers}

@@ -91,11 +91,14 @@ class TapRecorder:
     def _finish(self) -> None:
         """Move what was collected to the CPU (called once, on exit)."""
 
-    def _mask(self, batch: int, length: int, device: torch.device) -> Tensor:
-        """The current call's span mask [batch, length] (all rows full length when lengths are unknown). A tensor
-        whose axis 1 is not the call's positions (a [B, 1, d] injection, [B, 16, d] slots) is recorded whole for
-        every row that has at least one position in the span."""
+    def _mask(self, batch: int, length: int, device: torch.device, tap_lengths: Tensor | None = None) -> Tensor:
+        """The current call's span mask [batch, length]: row lengths from the model's `forward` call, else the ones
+        the tap was given (`tap_lengths` [batch]), else every row full length. A tensor whose axis 1 is not the
+        call's positions (a [B, 1, d] injection, [B, 16, d] slots) is recorded whole for every row that has at
+        least one position in the span."""
         lengths, call_len = self._lengths, self._length
+        if (lengths is None or call_len == 0) and tap_lengths is not None and tap_lengths.shape[0] == batch:
+            lengths, call_len = tap_lengths, length
         if lengths is None or lengths.shape[0] != batch or call_len == 0:
             lengths, call_len = torch.full((batch,), length, dtype=torch.long, device=device), length
         mask = self.span.mask(lengths.to(device), call_len)
@@ -230,7 +233,7 @@ class RouteRecorder(TapRecorder):
 
     def _on_tap(self, tap: nn.Module, args: tuple[Any, ...], output: Any) -> None:
         weights, chosen = args[0], args[1]
-        mask = self._mask(weights.shape[0], weights.shape[1], weights.device)
+        mask = self._mask(weights.shape[0], weights.shape[1], weights.device, args[2] if len(args) > 2 else None)
         self._pending.append((tap.layer, self._calls, self.span.label, weights.detach().clone(),
                               chosen.detach().clone(), mask))
 
