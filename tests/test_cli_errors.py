@@ -1,6 +1,8 @@
 """Bad input: one clear line naming the problem, the documented exit code, no traceback. In-process through
 Typer's CliRunner (`invoke`); the real console entry point in a subprocess where that is the point."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,8 @@ def test_unknown_task() -> None:
 @pytest.mark.slow
 def test_the_console_entry_point_maps_errors_to_exit_codes() -> None:
     _one_line_error(titan_eval("run", "no_such_task", "--model", "mamba-tiny"), 2, "unknown task", "no_such_task")
-    proc = titan_eval("run", "titan_sample", "--limit", "abc")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    _one_line_error(titan_eval("run", "titan_sample", "--limit", "abc"), 2, "Invalid value for '--limit'",
+                    "'python -m titan_eval run --help'")
 
 
 def test_unknown_model() -> None:
@@ -61,9 +63,39 @@ def test_malformed_jsonl_line_is_named(shared: Path, tmp_path: Path) -> None:
     _one_line_error(proc, 2, "ARC-Easy-Test.jsonl:5", "malformed JSON")
 
 
-def test_bad_option_value_is_a_usage_error() -> None:
-    proc = invoke("run", "titan_sample", "--limit", "abc")
+@pytest.mark.parametrize("args, message", [
+    (("run", "titan_sample", "--limit", "abc"), "error: Invalid value for '--limit': "),
+    (("run", "titan_sample", "--bogus"), "error: No such option: --bogus"),
+    (("run",), "error: Missing argument "),
+])
+def test_a_bad_command_line_is_one_error_line_not_a_usage_panel(args: tuple[str, ...], message: str) -> None:
+    proc = invoke(*args)
     assert proc.returncode == 2 and proc.exception is None
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(message), proc.stderr
+    assert proc.stderr.rstrip().endswith("run --help'") and "╭" not in proc.stderr and "Usage:" not in proc.stderr
+
+
+LIGHT_PROBE = """
+import sys
+from titan_eval.cli.app import main
+sys.argv = ["titan-eval", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as done:
+    print("exit", done.code, "heavy", sorted(m for m in ("torch", "lm_eval", "datasets") if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("args, message", [
+    (("run", "no_such_task"), "error: unknown task(s) no_such_task; known: arc_challenge, "),
+    (("run", "titan_sample", "--model", "nosuch"), "error: unknown model 'nosuch'; cards: "),
+    (("run", "titan_sample", "--limit", "0"), "error: --limit must be at least 1"),
+    (("run", "titan_sample", "--cot", "--think-budget", "0"), "error: --think-budget must be at least 1"),
+])
+def test_names_and_sizes_are_refused_before_torch_or_lm_eval_is_imported(args: tuple[str, ...], message: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", LIGHT_PROBE, *args], capture_output=True, text=True, timeout=300)
+    assert proc.stdout.splitlines() == ["exit 2 heavy []"], (proc.stdout, proc.stderr)
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.startswith(message), proc.stderr
 
 
 def test_options_are_checked_before_the_model_loads(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
 
+from titan_eval.architectures import ARCHITECTURES
 from titan_eval.errors import DataError, UsageError
 from titan_eval.output_dir import sanitise_name
 from titan_eval.paths import CARDS_DIR, expand
@@ -165,8 +166,6 @@ def load_card(ref: str | Mapping[str, Any] | ModelCard) -> ModelCard:
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
         path = CARDS_DIR / f"{ref}.yaml"
         if not path.exists():
-            from titan_eval.models.registry import ARCHITECTURES
-
             if ref in ARCHITECTURES:
                 return ModelCard.from_mapping({"arch": ref, "name": ref})
             raise UsageError(f"unknown model {ref!r}; cards: {', '.join(list_cards())} (or a card .yaml path, or an architecture name)")

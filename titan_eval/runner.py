@@ -9,77 +9,35 @@ No task touches the record; the runner assembles it from what the tasks return.
 from __future__ import annotations
 
 import importlib
+import signal
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable
 
 from titan_eval.distributed import SINGLE, Dist, broadcast, exchange
-from titan_eval.errors import ModelError, UsageError
+from titan_eval.errors import ModelError, RunInterrupted
+from titan_eval.interrupts import uninterruptible
 from titan_eval.loading import LoadedModel
+from titan_eval.progress import ProgressLike, RunProgress, as_progress
 from titan_eval.provenance import environment
 from titan_eval.records import RunRecord, TaskOutput
+from titan_eval.run_options import MODES, RunOptions  # noqa: F401 (re-exported)
 from titan_eval.seeding import seed_everything
 from titan_eval.store import RunWriter, make_run_id
-from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, check_task_names, lm_eval_task_names, quiet_libraries
-
-MODES = ("ll", "cot")
+from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, lm_eval_task_names, quiet_libraries
 
 
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything about a run that is not the model."""
-
-    tasks: tuple[str, ...]
-    modes: tuple[str, ...] = ("ll",)
-    data_dir: str | None = None
-    limit: int | None = None
-    stratify: bool = False
-    seed: int = 0
-    batch_size: int = 8
-    reuse_prefix: bool = True
-    output_dir: str | None = None
-    think: dict[str, Any] = field(default_factory=dict)  # ThinkOptions overrides for cot
-    telemetry: bool = False  # extra mechanistic telemetry (titan_eval.telemetry.report) beside the results
-    native: dict[str, Any] = field(default_factory=dict)  # options for native suites (suite/probes files, text)
-    resume: bool = False  # continue the unfinished run in output_dir (also automatic when output_dir holds one)
-    allow_invalid: bool = False  # score around documents with NaN/Inf log-likelihoods instead of failing (exit 3)
-
-    def identity(self) -> dict[str, Any]:
-        """What a resumed run must share with the run it continues (everything that can change a result)."""
-        skip = {"output_dir", "resume", "allow_invalid"}
-        return {k: v for k, v in asdict(self).items() if k not in skip}
-
-    def validate(self) -> None:
-        """`UsageError` for anything wrong that needs no model: task names, modes, sizes, think settings."""
-        from titan_eval.think import ThinkOptions
-
-        if not self.tasks:
-            raise UsageError("name at least one task")
-        check_task_names(list(self.tasks))
-        bad = [m for m in self.modes if m not in MODES]
-        if bad or not self.modes:
-            raise UsageError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use ll and/or cot")
-        if self.limit is not None and self.limit < 1:
-            raise UsageError("--limit must be at least 1")
-        if self.stratify and self.limit is None:
-            raise UsageError("--stratify needs --limit N")
-        if self.batch_size < 1:
-            raise UsageError("--batch-size must be at least 1")
-        known = {f for f in ThinkOptions.__dataclass_fields__}
-        unknown = sorted(set(self.think) - known)
-        if unknown:
-            raise UsageError(f"unknown think option(s): {', '.join(unknown)}")
-        ThinkOptions(**{k: v for k, v in self.think.items() if v is not None}).validate()
-
-
-def run(loaded: LoadedModel, options: RunOptions, progress: Callable[[int], None] | None = None,
+def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
         dist: Dist = SINGLE) -> tuple[Path | None, RunRecord]:
-    """Evaluate and store; returns (run folder, record). `progress(n)` hears of generated tokens.
+    """Evaluate and store; returns (run folder, record). `progress` (a `progress.RunProgress`, or a callable told
+    about generated tokens only) hears of every task's documents and of generated tokens.
 
     A failure after the run folder exists leaves run.json with `status: error` and the message, and every sample
     line written so far; documents with non-finite log-likelihoods fail the run (`ModelError`, exit 3) after it
-    finished scoring, unless `allow_invalid`.
+    finished scoring, unless `allow_invalid`. A `KeyboardInterrupt` (Ctrl-C, or `RunInterrupted` from a signal the
+    CLI caught) leaves `status: interrupted` instead; `RunInterrupted.run_dir` then names the folder. The folder's
+    lock is released however the run ends.
 
     Distributed (`dist.active`): every rank evaluates its shard of the lm-eval documents and receives all lines;
     only rank 0 has a run folder and writes (other ranks return (None, record)); reasoning85 and fact_margins
@@ -87,6 +45,7 @@ def run(loaded: LoadedModel, options: RunOptions, progress: Callable[[int], None
     rank 0 marks the run `error`."""
     quiet_libraries()  # before lm-eval / datasets / tqdm are imported
     options.validate()
+    progress = as_progress(progress)
     started = time.time()
     seeds = seed_everything(options.seed)
     model_provenance = loaded.provenance()
@@ -121,9 +80,18 @@ def run(loaded: LoadedModel, options: RunOptions, progress: Callable[[int], None
                     **{k: v for k, v in seeds.items() if k != "seed"}},
             extra=extra)
         writer.write_run(record)
+    except KeyboardInterrupt as err:  # a stop signal (RunInterrupted) or Ctrl-C: resumable, not a failure
+        with uninterruptible():
+            by = err.signum if isinstance(err, RunInterrupted) else signal.SIGINT
+            writer.write_status("interrupted", {"interrupted_by": signal.Signals(by).name})
+        if isinstance(err, RunInterrupted) and dist.is_main:
+            err.run_dir = writer.dir
+        raise
     except BaseException as err:
         writer.write_status("error", {"error": f"{type(err).__name__}: {err}"})
         raise
+    finally:
+        writer.close()
     return (writer.dir if dist.is_main else None), record
 
 
@@ -167,8 +135,11 @@ class NullWriter(RunWriter):
     def write_run(self, record: RunRecord) -> Path:
         return self.dir
 
+    def close(self) -> None:
+        return None
 
-def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, progress: Callable[[int], None] | None,
+
+def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, progress: RunProgress,
                dist: Dist = SINGLE) -> tuple[list[TaskOutput], dict[str, float]]:
     """Every task's output, lines appended as they finish; a resumed run reuses its completed lm-eval chunks and
     reruns native suites whole (sharded across ranks where `SHARDED_NATIVE_TASKS` says so, else on rank 0)."""
@@ -194,10 +165,12 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
     for name in (t for t in options.tasks if t in NATIVE_TASKS and (dist.is_main or t in SHARDED_NATIVE_TASKS)):
         module_name, fn_name = NATIVE_TASKS[name].split(":")
         t0 = time.time()
+        progress.task_started(name, None)  # native suites run whole: their start and finish are what is known
         fn = getattr(importlib.import_module(module_name), fn_name)
         output = fn(loaded, options, dist) if name in SHARDED_NATIVE_TASKS else fn(loaded, options)
         timings[name] = round(time.time() - t0, 3)
         writer.add_samples(output.lines)
+        progress.task_finished(name)
         outputs.append(output)
     return outputs, timings
 

@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from titan_eval.cli.errors import exits_on_error
 from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
                                     TokenizerOpt, TrustOpt)
-from titan_eval.cards import ModelCard
+from titan_eval.cards import ModelCard, load_card
 from titan_eval.errors import RankFailure, UsageError
+from titan_eval.run_options import RunOptions
 
 if TYPE_CHECKING:
     from titan_eval.distributed import Dist
-    from titan_eval.runner import RunOptions
 
 console = Console(stderr=True)
 
@@ -62,13 +60,9 @@ def run_command(
     resume: Annotated[Optional[str], typer.Option(help="Continue the killed/failed run in this folder (same options and model, else exit 2).")] = None,
     allow_invalid: Annotated[bool, typer.Option(help="Score around documents with NaN/Inf log-likelihoods (counted in run.json) instead of exit 3.")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print run.json's results to stdout instead of the table.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")] = False,
 ) -> None:
     """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
-    from titan_eval import distributed
-    from titan_eval.output_dir import prepare_output_dir
-    from titan_eval.paths import results_dir
-    from titan_eval.runner import RunOptions
-
     modes = tuple((mode or ("cot" if cot else "ll")).split(","))
     if cot and mode and "cot" not in modes:
         raise UsageError("--cot contradicts --mode")
@@ -84,25 +78,35 @@ def run_command(
                          native={k: v for k, v in {"suite": suite, "probes": probes, "text": text, "contamination": contamination,
                                                     "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
-    options.validate()  # everything that needs no model, before it loads
-    if distributed.from_env().is_main:  # only rank 0 writes: the others never touch the output folder
-        prepare_output_dir(Path(options.output_dir) if options.output_dir else results_dir())  # writable, room to write
+    options.validate()  # everything that needs no model, before it loads (and before torch / lm-eval import)
+    card = load_card(model)  # an unknown card fails now too
     if template is not None:
         resolve_template(template)  # an unknown name fails now, not after the model loaded
-    with distributed.session(device) as dist:
+    from titan_eval import distributed
+    from titan_eval.cli.run_guard import run_guard
+    from titan_eval.output_dir import prepare_output_dir
+    from titan_eval.paths import results_dir
+
+    launched = distributed.from_env()
+    if launched.is_main:  # only rank 0 writes: the others never touch the output folder
+        prepare_output_dir(Path(options.output_dir) if options.output_dir else results_dir())  # writable, room to write
+    with run_guard(console, options.output_dir, launched.is_main, not launched.active), \
+            distributed.session(device) as dist:
         try:
-            _evaluate(dist, options, model, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels, template,
-                      tasks, json_out)
+            _evaluate(dist, options, card, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels, template,
+                      tasks, json_out, quiet)
         except RankFailure as err:
             if not dist.is_main and err.__cause__ is None:  # rank 0 and the failed rank say it; the rest exit
                 raise typer.Exit(err.exit_code) from None
             raise
 
 
-def _evaluate(dist: Dist, options: RunOptions, model: str, checkpoint: Optional[str], tokenizer: Optional[str],
+def _evaluate(dist: Dist, options: RunOptions, card: ModelCard, checkpoint: Optional[str], tokenizer: Optional[str],
               device: Optional[str], dtype: Optional[str], trust_checkpoint: bool, kernels: str,
-              template: Optional[str], tasks: list[str], json_out: bool) -> None:
-    """Load (on this rank's device), run, and on rank 0 print the table (or --json) and where the run is."""
+              template: Optional[str], tasks: list[str], json_out: bool, quiet: bool = False) -> None:
+    """Load (on this rank's device), run (rank 0 shows progress unless `quiet`), and on rank 0 print the table
+    (or --json) and where the run is."""
+    from titan_eval.cli.progress_view import run_progress
     from titan_eval.distributed import exchange
     from titan_eval.loading import load
     from titan_eval.runner import run
@@ -110,15 +114,14 @@ def _evaluate(dist: Dist, options: RunOptions, model: str, checkpoint: Optional[
 
     loaded, error = None, None
     try:
-        loaded = load(model, checkpoint, tokenizer, dist.device(device), dtype, trust_checkpoint, kernels)
+        loaded = load(card, checkpoint, tokenizer, dist.device(device), dtype, trust_checkpoint, kernels)
     except Exception as err:  # a rank that cannot load stops every rank before anything is written
         error = err
     exchange(dist, None, error)
     assert loaded is not None
     if template is not None:
         loaded.card = with_template(loaded.card, template)
-    label = f"{loaded.card.name}: {', '.join(tasks)}"
-    with (generation_progress(label) if dist.is_main else nullcontext()) as progress:
+    with run_progress(console, quiet=quiet or not dist.is_main) as progress:
         run_dir, record = run(loaded, options, progress, dist)
     if not dist.is_main:
         return
@@ -130,22 +133,6 @@ def _evaluate(dist: Dist, options: RunOptions, model: str, checkpoint: Optional[
         typer.echo(markdown_summary(record))
     where = f" (gathered from {dist.world_size} ranks)" if dist.active else ""
     console.print(f"run stored in {run_dir}{where}", highlight=False)
-
-
-@contextmanager
-def generation_progress(label: str) -> Iterator[Callable[[int], None]]:
-    """A rich progress line on stderr: generated tokens so far and tokens/s (visible once generation starts)."""
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed:,.0f} tokens"),
-               TextColumn("{task.fields[rate]}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=None, rate="")
-
-        def advance(n: int) -> None:
-            bar.advance(task, n)
-            speed = bar.tasks[task].speed
-            bar.update(task, rate=f"{speed:,.0f} tok/s" if speed else "")
-
-        yield advance
 
 
 def resolve_template(template: str) -> str:

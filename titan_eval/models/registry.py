@@ -5,15 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import Any, Mapping
 
+from titan_eval.architectures import ARCHITECTURES
 from titan_eval.errors import UsageError
 from titan_eval.models.base import LanguageModel
-
-ARCHITECTURES: dict[str, str] = {
-    "mamba": "titan_eval.models.mamba:MambaLM",
-    "titan": "titan_eval.models.titan:TitanLM",
-    "helix": "titan_eval.models.helix:HelixLM",
-    "h64lm": "titan_eval.models.h64lm:H64LM",
-}
 
 
 def get_architecture(name: str) -> type[LanguageModel]:

@@ -1,0 +1,61 @@
+"""`RunOptions`: everything about a run that is not the model, and its validation.
+
+Kept free of torch and lm-eval (task names come from the YAML files, think settings from `think_options`), so
+`titan-eval run` refuses a bad task name, mode or size in a fraction of a second, before anything heavy loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from titan_eval.errors import UsageError
+from titan_eval.tasks.catalog import check_task_names
+from titan_eval.think_options import ThinkOptions
+
+MODES = ("ll", "cot")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything about a run that is not the model."""
+
+    tasks: tuple[str, ...]
+    modes: tuple[str, ...] = ("ll",)
+    data_dir: str | None = None
+    limit: int | None = None
+    stratify: bool = False
+    seed: int = 0
+    batch_size: int = 8
+    reuse_prefix: bool = True
+    output_dir: str | None = None
+    think: dict[str, Any] = field(default_factory=dict)  # ThinkOptions overrides for cot
+    telemetry: bool = False  # extra mechanistic telemetry (titan_eval.telemetry.report) beside the results
+    native: dict[str, Any] = field(default_factory=dict)  # options for native suites (suite/probes files, text)
+    resume: bool = False  # continue the unfinished run in output_dir (also automatic when output_dir holds one)
+    allow_invalid: bool = False  # score around documents with NaN/Inf log-likelihoods instead of failing (exit 3)
+
+    def identity(self) -> dict[str, Any]:
+        """What a resumed run must share with the run it continues (everything that can change a result)."""
+        skip = {"output_dir", "resume", "allow_invalid"}
+        return {k: v for k, v in asdict(self).items() if k not in skip}
+
+    def validate(self) -> None:
+        """`UsageError` for anything wrong that needs no model: task names, modes, sizes, think settings."""
+        if not self.tasks:
+            raise UsageError("name at least one task")
+        check_task_names(list(self.tasks))
+        bad = [m for m in self.modes if m not in MODES]
+        if bad or not self.modes:
+            raise UsageError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use ll and/or cot")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError("--limit must be at least 1")
+        if self.stratify and self.limit is None:
+            raise UsageError("--stratify needs --limit N")
+        if self.batch_size < 1:
+            raise UsageError("--batch-size must be at least 1")
+        known = {f for f in ThinkOptions.__dataclass_fields__}
+        unknown = sorted(set(self.think) - known)
+        if unknown:
+            raise UsageError(f"unknown think option(s): {', '.join(unknown)}")
+        ThinkOptions(**{k: v for k, v in self.think.items() if v is not None}).validate()
