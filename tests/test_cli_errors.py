@@ -1,6 +1,7 @@
 """Bad input: one clear line naming the problem, the documented exit code, no traceback. In-process through
 Typer's CliRunner (`invoke`); the real console entry point in a subprocess where that is the point."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -60,7 +61,29 @@ def test_malformed_jsonl_line_is_named(shared: Path, tmp_path: Path) -> None:
     (tmp_path / "ARC-Easy-Dev.jsonl").write_text((shared / "data" / "arc" / "ARC-Easy-Dev.jsonl").read_text())
     (tmp_path / "ARC-Easy-Test.jsonl").write_text("\n".join(src[:4] + ['{"id": "x", "question": '] + src[4:10]) + "\n")
     proc = invoke("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path))
-    _one_line_error(proc, 2, "ARC-Easy-Test.jsonl:5", "malformed JSON")
+    _one_line_error(proc, 2, f"{tmp_path / 'ARC-Easy-Test.jsonl'}:5: malformed JSON (Expecting value at column 25)")
+
+
+ARC_ROW = {"id": "Q1", "answerKey": "A", "question": {"stem": "Which?", "choices": [{"text": "this", "label": "A"},
+                                                                                 {"text": "that", "label": "B"}]}}
+
+
+def test_an_empty_data_file_is_named_not_the_task_yaml(tmp_path: Path) -> None:
+    (tmp_path / "ARC-Easy-Test.jsonl").write_text("")
+    (tmp_path / "ARC-Easy-Dev.jsonl").write_text(json.dumps(ARC_ROW) + "\n")
+    proc = invoke("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path),
+                  "--output", str(tmp_path / "run"))
+    _one_line_error(proc, 2, f"error: {tmp_path / 'ARC-Easy-Test.jsonl'}: empty data file (no JSON lines)")
+    assert "arc_easy.yaml" not in proc.stderr
+
+
+def test_a_control_character_in_a_data_line_keeps_line_and_column(tmp_path: Path) -> None:
+    rows = [json.dumps({**ARC_ROW, "id": f"Q{i}"}) for i in range(6)] + ['{"id": "x\tq"}']
+    (tmp_path / "ARC-Easy-Test.jsonl").write_text("\n".join(rows) + "\n")
+    (tmp_path / "ARC-Easy-Dev.jsonl").write_text(rows[0] + "\n")
+    proc = invoke("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path),
+                  "--output", str(tmp_path / "run"))
+    _one_line_error(proc, 2, ":7: malformed JSON (Invalid control character at column 10)")
 
 
 @pytest.mark.parametrize("args, message", [

@@ -192,7 +192,8 @@ def test_bad_literature_files(tmp_path: Path, body: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(("lines", "message"), [
-    (['{"task": "t", "doc_id": 0, "acc": 1.0}', "{not json"], r"samples\.jsonl:2: malformed JSON"),
+    (['{"task": "t", "doc_id": 0, "acc": 1.0}', "{not json"],
+     r"samples\.jsonl:2: malformed JSON \(Expecting property name enclosed in double quotes at column 2\)$"),
     (['{"task": "t", "doc_id": 0, "acc": 1.0}', "", '{"task": "t", "doc_id": 0, "acc": 0.0}'],
      r"samples\.jsonl:3: t doc 0 repeats line 1"),
     (['{"doc_id": 0, "acc": 1.0}'], r"samples\.jsonl:1: .*'task'"),
@@ -212,7 +213,7 @@ def test_missing_metric_value_and_missing_files(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="no run.json"):
         load_run(tmp_path / "nowhere")
     (run / "run.json").write_text('{"results": {\n  "t": oops}')
-    with pytest.raises(DataError, match=r"run\.json:2: malformed JSON"):
+    with pytest.raises(DataError, match=r"run\.json:2: malformed JSON \(Expecting value at column 8\)$"):
         load_run(run / "run.json")
     result = runner.invoke(app, ["compare", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "error:" in result.output and "no run.json" in result.output

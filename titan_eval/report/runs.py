@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from titan_eval.errors import DataError
-from titan_eval.jsonl import read_jsonl
+from titan_eval.jsonl import describe_json_error, read_jsonl
 from titan_eval.records import RunRecord, TaskFingerprint
 from titan_eval.textfiles import read_text
 
@@ -105,7 +105,7 @@ def _read_run_json(path: Path) -> dict[str, Any]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as err:
-        raise DataError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from err
+        raise DataError(f"{path}:{err.lineno}: malformed JSON ({describe_json_error(err)})") from err
     except RecursionError as err:
         raise DataError(f"{path}: JSON nested too deeply to read") from err
     except ValueError as err:  # e.g. an integer literal beyond Python's digit limit

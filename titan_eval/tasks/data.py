@@ -101,8 +101,12 @@ def data_files(task: str, data_dir: str | None) -> dict[str, str]:
 
 
 def load_rows(path: Path, convert: Callable[[Path, int, dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
-    """Read and convert one file; `DataError` names the file and line of a bad row."""
-    return [convert(path, n, obj) for n, obj in read_jsonl(path)]
+    """Read and convert one file; `DataError` names the file and line of a bad row, or the file when it holds no
+    rows at all (lm-eval would otherwise fail deep inside task building, blaming the task YAML)."""
+    rows = [convert(path, n, obj) for n, obj in read_jsonl(path)]
+    if not rows:
+        raise DataError(f"{path}: empty data file (no JSON lines)")
+    return rows
 
 
 def _to_datasets(splits: dict[str, list[dict[str, Any]]]) -> Any:
