@@ -23,6 +23,13 @@ def test_binary_estimate_is_wilson(k: int, n: int) -> None:
     assert (est.ci_low, est.ci_high) == pytest.approx((low, high), abs=1e-12)
 
 
+@pytest.mark.parametrize("alpha", [0.01, 0.1, 0.32])
+def test_closed_form_wilson_matches_statsmodels_at_other_levels(alpha: float) -> None:
+    for k, n in [(0, 1), (1, 1), (3, 17), (199, 200)]:
+        expected = proportion_confint(k, n, alpha=alpha, method="wilson")
+        assert stats.wilson_interval(k, n, alpha) == pytest.approx(expected, abs=1e-12)
+
+
 def test_continuous_estimate_is_normal_interval() -> None:
     values = np.random.default_rng(3).normal(-2.0, 1.5, size=250)
     est = stats.estimate(values, alpha=0.1)

@@ -23,6 +23,7 @@ Glossary:
 from __future__ import annotations
 
 import math
+from statistics import NormalDist
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -76,9 +77,19 @@ def _check_alpha(alpha: float) -> None:
 def _z(alpha: float) -> float:
     """z = Φ⁻¹(1 − α/2), the two-sided normal critical value."""
     _check_alpha(alpha)
-    from scipy import stats as sps
+    return NormalDist().inv_cdf(1.0 - alpha / 2.0)
 
-    return float(sps.norm.ppf(1.0 - alpha / 2.0))
+
+def wilson_interval(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval for `successes` of `n` (n ≥ 1), closed form (Wilson 1927; the interval
+    statsmodels' `proportion_confint(method="wilson")` gives): with p̂ = k/n and z = Φ⁻¹(1 − α/2),
+    (p̂ + z²/2n ± z·√(p̂(1 − p̂)/n + z²/4n²)) / (1 + z²/n), clipped to [0, 1]."""
+    z = _z(alpha)
+    p = successes / n
+    denominator = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def estimate(values: np.ndarray, alpha: float = 0.05) -> Estimate:
@@ -89,10 +100,8 @@ def estimate(values: np.ndarray, alpha: float = 0.05) -> Estimate:
         raise UsageError("an estimate needs at least one document")
     mean = float(values.mean())
     if is_binary(values):
-        from statsmodels.stats.proportion import proportion_confint
-
-        low, high = proportion_confint(int(values.sum()), n, alpha=alpha, method="wilson")
-        return Estimate(mean, float(low), float(high), n, "wilson")
+        low, high = wilson_interval(int(values.sum()), n, alpha)
+        return Estimate(mean, low, high, n, "wilson")
     if n < 2:
         return Estimate(mean, math.nan, math.nan, n, "normal")
     half = _z(alpha) * float(values.std(ddof=1)) / math.sqrt(n)

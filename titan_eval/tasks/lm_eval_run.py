@@ -19,6 +19,7 @@ from titan_eval.errors import DataError
 from titan_eval.loading import LoadedModel
 from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
 from titan_eval.tasks.catalog import load_lm_eval_tasks
+from titan_eval.tasks.chunk_costs import cache_template_compilation, index_doc_iterator
 from titan_eval.tasks.data import data_files
 from titan_eval.hashing import sha256_json
 from titan_eval.tasks.mc_samples import mc_sample_lines
@@ -56,7 +57,8 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
     all ranks return the same outputs) or, if any rank failed, raises `RankFailure`."""
     from titan_eval.adapter import TitanEvalLM
 
-    task_dict = load_lm_eval_tasks(list(names), options.data_dir)
+    task_dict = {n: index_doc_iterator(t) for n, t in load_lm_eval_tasks(list(names), options.data_dir).items()}
+    cache_template_compilation()  # both: per-chunk costs of lm-eval's evaluate (tasks.chunk_costs)
     think = _think_options(loaded, options) if mode == "cot" else None
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
                      reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress, think_options=think)
