@@ -3,11 +3,18 @@
     PYTHONPATH=. python benchmarks/score_vs_hflm.py [--docs 200] [--repeats 3] [--device cuda --dtype bfloat16]
 
 One seeded random transformers `MambaForCausalLM` (d_model 256, 4 layers, GPT-NeoX vocabulary 50280) is saved to a
-temporary folder. Each repeat runs two child processes, interleaved: lm-eval `evaluate()` with
-`HFLM(pretrained=<folder>)`, and the same `evaluate()` with titan-eval's `TitanEvalLM` loading the same folder, on
-ARC-Easy (test) and HellaSwag (validation subset), the first `--docs` documents of each, from ../shared/data. Each
-child's wall time (interpreter start to exit: imports, loading, task building, scoring) is measured by the parent.
-Then every request's log-likelihood and greedy flag and every document's acc / acc_norm prediction are compared.
+temporary folder. Each repeat runs three child processes, interleaved, on ARC-Easy (test) and HellaSwag (validation
+subset), the first `--docs` documents of each, from ../shared/data:
+  hflm            lm-eval `evaluate()` with `HFLM(pretrained=<folder>)` (lm-eval's leanest path: no CLI, no task
+                  index, no result files);
+  titan-eval run  the user's command, `titan-eval run arc_easy hellaswag --model mamba --checkpoint <folder>
+                  --data-dir … --limit N --batch-size B --output …` as a whole process (imports, validation, loading,
+                  the chunked runs with routing/progress/resume bookkeeping, provenance, run.json, samples.jsonl);
+  in-process      the same `evaluate()` as hflm with titan-eval's `TitanEvalLM` (the adapter path of
+                  `lm_eval --model titan-eval`), for comparison with earlier figures.
+Each child's wall time (interpreter start to exit) is measured by the parent. Then every request's log-likelihood
+and every document's acc / acc_norm are compared between hflm and the CLI run's samples.jsonl (and the greedy flags
+between hflm and the in-process side, whose records carry them).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import DATA, add_device_args, fmt_times, hf_mamba_dir, machine, median, parse_device_args, run_child, table, titan_eval_card  # noqa: E402
+
+SIDES = ("hflm", "titan-eval run", "in-process")
 
 TASKS = ["arc_easy", "hellaswag"]
 
@@ -48,6 +57,21 @@ def child(args: argparse.Namespace) -> None:
     Path(args.out).write_text(json.dumps(samples))
 
 
+def cli_argv(args: argparse.Namespace, model_dir: Path, out: Path) -> list[str]:
+    """`titan-eval run` exactly as a user types it (through `python -m titan_eval`, the same entry point)."""
+    return ["-m", "titan_eval", "run", *TASKS, "--model", "mamba", "--checkpoint", str(model_dir), "--data-dir",
+            str(DATA), "--limit", str(args.docs), "--batch-size", str(args.batch_size), "--device", args.device,
+            "--dtype", args.dtype, "--output", str(out)]
+
+
+def cli_samples(run_dir: Path) -> dict:
+    """The CLI run's samples.jsonl in the children's comparison layout (greedy flags are not stored there)."""
+    lines = [json.loads(x) for x in (run_dir / "samples.jsonl").read_text().splitlines()]
+    return {t: sorted(({"doc": ln["doc_id"], "resps": [(lp, None) for lp in ln["logprobs"]], "acc": ln["acc"],
+                        "acc_norm": ln["acc_norm"]} for ln in lines if ln["task"] == t), key=lambda s: s["doc"])
+            for t in TASKS}
+
+
 def compare(a: dict, b: dict) -> dict:
     worst, requests, greedy_diff, pred_diff = 0.0, 0, 0, 0
     for task in TASKS:
@@ -55,7 +79,7 @@ def compare(a: dict, b: dict) -> dict:
             assert sa["doc"] == sb["doc"]
             for (la, ga), (lb, gb) in zip(sa["resps"], sb["resps"], strict=True):
                 worst = max(worst, abs(la - lb))
-                greedy_diff += ga != gb
+                greedy_diff += ga is not None and gb is not None and ga != gb
                 requests += 1
             lls_a = [r[0] for r in sa["resps"]]
             lls_b = [r[0] for r in sb["resps"]]
@@ -81,23 +105,29 @@ def main() -> None:
         model_dir = hf_mamba_dir(Path(tmp) / "hf-mamba", args.d_model, args.n_layer)
         common = [__file__, "--model-dir", str(model_dir), "--docs", str(args.docs), "--batch-size",
                   str(args.batch_size), "--device", args.device, "--dtype", args.dtype, "--threads", str(args.threads)]
-        times: dict[str, list[float]] = {"hflm": [], "titan-eval": []}
-        for _ in range(args.repeats):
-            for side in times:
-                times[side].append(run_child([*common, "--side", side, "--out", str(Path(tmp) / f"{side}.json")]))
+        times: dict[str, list[float]] = {side: [] for side in SIDES}
+        for repeat in range(args.repeats):
+            times["hflm"].append(run_child([*common, "--side", "hflm", "--out", str(Path(tmp) / "hflm.json")]))
+            run_dir = Path(tmp) / f"cli-run-{repeat}"
+            times["titan-eval run"].append(run_child(cli_argv(args, model_dir, run_dir)))
+            times["in-process"].append(run_child([*common, "--side", "titan-eval", "--out",
+                                                  str(Path(tmp) / "titan-eval.json")]))
         theirs = json.loads((Path(tmp) / "hflm.json").read_text())
-        ours = json.loads((Path(tmp) / "titan-eval.json").read_text())
-    agreement = compare(theirs, ours)
-    ratio = median(times["hflm"]) / median(times["titan-eval"])
+        cli = cli_samples(run_dir)
+        in_process = json.loads((Path(tmp) / "titan-eval.json").read_text())
     print(f"machine: {machine()}; device {args.device}, dtype {args.dtype}, batch size {args.batch_size}")
     print(f"model: random transformers MambaForCausalLM d_model {args.d_model}, {args.n_layer} layers, vocab 50280; "
-          f"tasks {', '.join(TASKS)}, {args.docs} docs each; whole child process timed")
-    print(table(["side", "wall s (repeats)", "median s"],
-                [[s, fmt_times(t), f"{median(t):.2f}"] for s, t in times.items()]))
-    print(f"\nspeed-up (median hflm / median titan-eval): {ratio:.2f}x")
-    print(f"agreement: {agreement['requests']} requests, max |Δ log-likelihood| {agreement['max_abs_diff']:.1e}, "
-          f"greedy-flag differences {agreement['greedy_flag_diffs']}, prediction/acc differences "
-          f"{agreement['prediction_diffs']}")
+          f"tasks {', '.join(TASKS)}, {args.docs} docs each; whole child processes timed, interleaved")
+    base = median(times["hflm"])
+    print(table(["side", "wall s (repeats)", "median s", "hflm / side"],
+                [[s, fmt_times(t), f"{median(t):.2f}", f"{base / median(t):.2f}x"] for s, t in times.items()]))
+    print(f"\nspeed-up of the user's command (median hflm / median titan-eval run): "
+          f"{base / median(times['titan-eval run']):.2f}x; in-process adapter: {base / median(times['in-process']):.2f}x")
+    for name, ours in (("titan-eval run", cli), ("in-process", in_process)):
+        agreement = compare(theirs, ours)
+        print(f"agreement hflm vs {name}: {agreement['requests']} requests, max |Δ log-likelihood| "
+              f"{agreement['max_abs_diff']:.1e}, greedy-flag differences {agreement['greedy_flag_diffs']}, "
+              f"prediction/acc differences {agreement['prediction_diffs']}")
 
 
 if __name__ == "__main__":
