@@ -51,6 +51,27 @@ def test_checkpoint_with_wrong_keys(tmp_path: Path) -> None:
                     "missing", "unexpected.weight")
 
 
+@pytest.mark.parametrize(("suffix", "kind", "reason"), [
+    (".pt", "checkpoint", "PytorchStreamReader failed reading zip archive: failed finding central directory"),
+    (".safetensors", "safetensors file", "Error while deserializing header: "),
+])
+def test_a_truncated_checkpoint_is_one_readable_sentence(tmp_path: Path, suffix: str, kind: str, reason: str) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    import titan_eval
+
+    state = {k: v.contiguous() for k, v in titan_eval.load_model("mamba-tiny").state_dict().items()}
+    whole = tmp_path / f"whole{suffix}"
+    torch.save(state, whole) if suffix == ".pt" else save_file(state, str(whole))
+    half = tmp_path / f"half{suffix}"
+    half.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    proc = invoke("run", "titan_sample", "--model", "mamba-tiny", "--checkpoint", str(half))
+    _one_line_error(proc, 3, f"error: {half}: not a readable {kind}; it looks truncated or corrupt "
+                             f"({half.stat().st_size:,} bytes; {reason}")
+    assert "miniz" not in proc.stderr and len(proc.stderr) - len(str(half)) < 200  # not the reader's paragraph
+
+
 def test_data_dir_without_the_needed_file(tmp_path: Path) -> None:
     _one_line_error(invoke("run", "arc_easy", "--model", "mamba-tiny", "--data-dir", str(tmp_path)), 2,
                     "ARC-Easy-Test.jsonl", str(tmp_path))

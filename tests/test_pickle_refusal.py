@@ -113,3 +113,39 @@ def test_a_pickle_named_safetensors_is_not_unpickled(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not a readable safetensors file"):
         read_file(disguised)
     assert not marker.exists()
+
+
+class _RunsACommand:
+    """Unpickling this calls os.system (pickled as `posix.system`) to touch a marker file."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.system, (f"touch '{self.marker}'",))
+
+
+@pytest.mark.parametrize("protocol", [2, pickle.HIGHEST_PROTOCOL])
+def test_read_file_names_the_global_it_refused(tmp_path: Path, protocol: int) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"w": [1.0, 2.0], "x": _RunsACommand(marker)}, protocol=protocol))
+    with pytest.raises(CheckpointError) as err:
+        read_file(path)
+    assert str(err.value).startswith(f"{path}: refusing to unpickle posix.system (")
+    assert str(err.value).endswith("; pass --trust-checkpoint only if you trust where this file came from")
+    assert not marker.exists()
+
+
+def test_cli_refusal_comes_first_and_alone_even_without_a_config(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    path = tmp_path / "evil.pt"  # a plain pickle (protocol 5): torch's unpickler stops at its FRAME and warns
+    path.write_bytes(pickle.dumps({"x": _RunsACommand(marker)}, protocol=5))
+    proc = cli("run", "titan_sample", "--model", "mamba", "--checkpoint", str(path), "--output", str(tmp_path / "r"))
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.splitlines() == [
+        f"error: {path}: refusing to unpickle posix.system (a checkpoint read without trust may hold tensors and "
+        "plain data only); pass --trust-checkpoint only if you trust where this file came from"], proc.stderr
+    assert not marker.exists()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import re
+import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +23,13 @@ from torch import Tensor, nn
 
 from titan_eval.errors import CheckpointError
 from titan_eval.hashing import sha256_file
+from titan_eval.pickle_globals import imported_globals, pickle_bytes
+from titan_eval.textfiles import one_line
 
 STATE_DICT_ENTRIES = ("model", "model_state_dict", "state_dict")
 STRIPPED_PREFIXES = ("_orig_mod.", "module.")
+TENSOR_GLOBALS = ("torch.", "collections.OrderedDict", "_codecs.encode")
+"""Globals every weights-only torch pickle may use (prefixes); the others are named when a file is refused."""
 
 
 @dataclass(frozen=True)
@@ -77,28 +83,56 @@ def locate(spec: str | Path) -> CheckpointFiles:
 
 def read_file(path: Path, trust: bool = False, safe_globals: Iterable[Any] = ()) -> Any:
     """Load one weight file. Pickles go through torch's weights-only unpickler (plus `safe_globals`) unless
-    `trust` is set; a refusal is a `CheckpointError` that says how to proceed."""
+    `trust` is set; a refusal is a `CheckpointError` that names what the pickle asked for and says how to
+    proceed; a truncated or corrupt file is one sentence with its size."""
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path), device="cpu")
         except Exception as err:
-            raise CheckpointError(f"{path}: not a readable safetensors file ({err})") from err
+            raise _unreadable(path, "safetensors file", err) from err
     globals_list = list(safe_globals)
     ctx = torch.serialization.safe_globals(globals_list) if globals_list else nullcontext()
     try:
-        with ctx:
+        with ctx, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
             return torch.load(path, map_location="cpu", weights_only=not trust)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()
-        detail = next((ln for ln in first if "GLOBAL" in ln or "Unsupported" in ln), first[0] if first else "")
-        raise CheckpointError(
-            f"{path}: refusing to unpickle objects beyond tensors ({detail.strip()}); "
-            "pass --trust-checkpoint only if you trust where this file came from"
-        ) from err
+        raise _refusal(path, err, globals_list) from err
     except Exception as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from err
+        raise _unreadable(path, "checkpoint", err) from err
+
+
+def _refusal(path: Path, err: pickle.UnpicklingError, allowed: list[Any]) -> CheckpointError:
+    """The weights-only unpickler's refusal, naming the globals the file asked for: from torch's message, else
+    read from the pickle's opcodes (torch stops at an opcode it does not support before reaching any global)."""
+    named = list(dict.fromkeys(re.findall(r"GLOBAL ([\w.]+)", str(err))))
+    if not named:
+        allowed_names = {f"{getattr(g, '__module__', '')}.{getattr(g, '__qualname__', '')}" for g in allowed}
+        allowed_names |= {g[1] for g in allowed if isinstance(g, tuple)}
+        named = [g for g in imported_globals(pickle_bytes(path))
+                 if not g.startswith(TENSOR_GLOBALS) and g not in allowed_names]
+    if named:
+        what = ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
+    else:
+        lines = str(err).strip().splitlines()
+        detail = next((ln for ln in lines if "Unsupported" in ln), lines[0] if lines else "").strip()
+        what = f"objects beyond tensors ({detail})"
+    return CheckpointError(f"{path}: refusing to unpickle {what} (a checkpoint read without trust may hold "
+                           "tensors and plain data only); pass --trust-checkpoint only if you trust where this "
+                           "file came from")
+
+
+def _unreadable(path: Path, kind: str, err: Exception) -> CheckpointError:
+    """One sentence for a file the reader cannot parse: its size and the reader's first clause, not the reader's
+    paragraph of advice."""
+    try:
+        size = f"{path.stat().st_size:,} bytes"
+    except OSError:
+        size = "size unknown"
+    first = one_line(err).split(". ")[0].rstrip(".")[:160] or type(err).__name__
+    return CheckpointError(f"{path}: not a readable {kind}; it looks truncated or corrupt ({size}; {first})")
 
 
 def extract_state_dict(obj: Any, entries: Iterable[str] = STATE_DICT_ENTRIES) -> dict[str, Tensor]:

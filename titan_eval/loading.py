@@ -91,10 +91,10 @@ def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
             raise UsageError(f"card {card.name}: no config and no checkpoint to take one from")
         return _construct(cls, {**card.config, "init_seed": card.init_seed}, card), None
     files = locate(card.checkpoint)
+    objects = [read_file(w, trust=trust, safe_globals=cls.safe_globals) for w in files.weights]  # refusals first
     config = card.config or files.config
     if not config:
         raise CheckpointError(f"{card.checkpoint}: carries no config; give one in the card")
-    objects = [read_file(w, trust=trust, safe_globals=cls.safe_globals) for w in files.weights]
     raw: Any = objects[0]
     if len(objects) > 1:  # sharded safetensors
         raw = {k: v for part in objects for k, v in part.items()}
