@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 from titan_eval.distributed import SINGLE, Dist, exchange, partition
 from titan_eval.errors import DataError
 from titan_eval.loading import LoadedModel
+from titan_eval.progress import ProgressLike, as_progress
 from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
 from titan_eval.tasks.catalog import load_lm_eval_tasks
 from titan_eval.tasks.chunk_costs import cache_template_compilation, index_doc_iterator
@@ -46,22 +47,26 @@ def completed_chunks(doc_ids: Sequence[Any], done: set[Any]) -> set[Any]:
 
 def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Sequence[str],
                       previous: Mapping[str, Sequence[dict[str, Any]]], sink: Callable[[list[dict[str, Any]]], None],
-                      progress: Callable[[int], None] | None = None, dist: Dist = SINGLE) -> list[TaskOutput]:
+                      progress: ProgressLike = None, dist: Dist = SINGLE) -> list[TaskOutput]:
     """Evaluate `names` in `mode` (ll | cot) with one adapter; one `TaskOutput` per task, in `names` order.
 
     `previous[key]` are lines a resumed run already holds (whole chunks only, see `completed_chunks`): those
-    documents are not run again. Every newly finished chunk's lines go to `sink` at once.
+    documents are not run again. Every newly finished chunk's lines go to `sink` at once. `progress` hears of each
+    task as `<name> [<mode>]` (resumed documents count as done from its start), of every chunk's documents once
+    they are written, and of generated tokens.
 
     With `dist.active`, each rank evaluates only its shard (`distributed.partition`, balanced by token cost) of
     the documents still to do, one chunk per round; after each round every rank holds every rank's lines (so
     all ranks return the same outputs) or, if any rank failed, raises `RankFailure`."""
     from titan_eval.adapter import TitanEvalLM
 
+    progress = as_progress(progress)
     task_dict = {n: index_doc_iterator(t) for n, t in load_lm_eval_tasks(list(names), options.data_dir).items()}
     cache_template_compilation()  # both: per-chunk costs of lm-eval's evaluate (tasks.chunk_costs)
     think = _think_options(loaded, options) if mode == "cot" else None
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
-                     reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress, think_options=think)
+                     reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress.tokens,
+                     think_options=think)
     outputs = []
     tokens = 0
     with routing_recorder(loaded) as recorder:
@@ -73,6 +78,8 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
             old = {ln["doc_id"]: ln for ln in previous.get(key, ())}
             position = {d: i for i, d in enumerate(selection.doc_ids)}
             todo = [d for d in selection.doc_ids if d not in old]
+            label = f"{name} [{mode}]"
+            progress.task_started(label, len(selection.doc_ids), len(selection.doc_ids) - len(todo))
             shards = partition(todo, doc_costs(task, todo, loaded.tokenizer), dist.world_size) if dist.active \
                 else [todo]
             mine = chunk_grid(shards[dist.rank])
@@ -87,7 +94,9 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
                 lines = sorted((ln for part, _ in parts for ln in part), key=lambda ln: position[ln["doc_id"]])
                 tokens = sum(n for _, n in parts)
                 sink(lines)
+                progress.docs_done(label, len(lines))
                 old.update((ln["doc_id"], ln) for ln in lines)
+            progress.task_finished(label)
             lines = [old[d] for d in selection.doc_ids]
             outputs.append(_task_output(task, name, key, mode, lines, selection, think, tokens, options,
                                         round(time.time() - t0, 3)))
