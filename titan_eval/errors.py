@@ -5,9 +5,13 @@ Exit codes (documented in README.md):
     1  gate regression (`titan-eval gate`)
     2  usage or input error: bad argument, unknown task/model, malformed task or data file, incomparable runs
     3  model, checkpoint or runtime error: missing/mis-shaped keys, NaN logits, missing kernel when forced
+    130 / 143  a run stopped by SIGINT (Ctrl-C) / SIGTERM (`RunInterrupted`: 128 + the signal number)
 """
 
 from __future__ import annotations
+
+import signal
+from pathlib import Path
 
 
 class TitanEvalError(Exception):
@@ -57,3 +61,19 @@ class RankFailure(ModelError):
     def __init__(self, message: str, exit_code: int = 3) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped a run (`titan_eval.interrupts`). Deliberately a `KeyboardInterrupt`, not a
+    `TitanEvalError`: no `except Exception` in library code or lm-eval may swallow it. `run_dir` is the run folder
+    the runner marked `interrupted` (None when the signal came before it existed)."""
+
+    def __init__(self, signum: int, run_dir: Path | None = None) -> None:
+        self.signum = signum
+        self.run_dir = run_dir
+        super().__init__(f"interrupted by {signal.Signals(signum).name}")
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal number, as a shell reports it: 130 for SIGINT, 143 for SIGTERM."""
+        return 128 + self.signum

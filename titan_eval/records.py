@@ -113,7 +113,7 @@ class RunRecord:
 
     run_id: str
     status: str
-    """complete | error | running."""
+    """running | complete | error | interrupted (SIGINT / SIGTERM; resumable like running and error)."""
     results: tuple[TaskResult, ...] = ()
     created_utc: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)

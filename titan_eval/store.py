@@ -3,8 +3,12 @@ line per document, appended and flushed (fsync) as documents finish. Layout: doc
 
 Every whole-file result (run.json, telemetry and probe files) is written atomically: a temporary file in the same
 folder, fsync, then rename. run.json exists from the start with `status: running` and the run's identity
-(`resume.key`: a fingerprint of the options and the model), ends as `complete`, or as `error` with the message —
-the samples written so far are kept.
+(`resume.key`: a fingerprint of the options and the model), ends as `complete`, as `error` with the message, or
+as `interrupted` (SIGINT / SIGTERM) — the samples written so far are kept. A chunk of sample lines is appended in
+one write that a signal cannot cut (`interrupts.uninterruptible`), so samples.jsonl holds whole chunks only.
+
+While a writer is open it holds the folder's `run.lock` (`run_lock.RunLock`): a second run into the same folder is
+refused; `close()` releases it.
 
 Resuming (`--resume DIR`, or `--output DIR` where DIR holds an unfinished run): the identity must match (else
 `UsageError`, exit 2, naming what differs); samples.jsonl is read back, a torn last line is dropped, and the
@@ -22,10 +26,12 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from titan_eval.errors import UsageError
+from titan_eval.interrupts import uninterruptible
 from titan_eval.jsonl import read_jsonl
 from titan_eval.output_dir import safe_child
 from titan_eval.paths import results_dir
 from titan_eval.records import RunRecord
+from titan_eval.run_lock import RunLock
 
 
 def make_run_id(card_name: str, seed: int) -> str:
@@ -94,7 +100,8 @@ def _unused(run_id: str) -> str:
 class RunWriter:
     """The run folder: appends sample lines (flushed per call), writes run.json atomically, resumes a killed run.
 
-    `previous` holds the lines a resumed run already completed (empty for a new run)."""
+    `previous` holds the lines a resumed run already completed (empty for a new run). The folder's lock is held
+    from construction to `close()`."""
 
     def __init__(self, out_dir: Path | None, run_id: str, identity: Mapping[str, Any] | None = None,
                  resume: bool = False) -> None:
@@ -105,19 +112,36 @@ class RunWriter:
         self.samples_path = self.dir / "samples.jsonl"
         self.identity = dict(identity or {})
         self.previous: list[dict[str, Any]] = []
+        if resume and not self.dir.is_dir():
+            raise UsageError(f"{self.dir} holds no run to resume")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock: RunLock | None = RunLock.acquire(self.dir)
+        try:
+            self._open(run_id, resume)
+        except BaseException:
+            self.close()
+            raise
+        self.created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def _open(self, run_id: str, resume: bool) -> None:
+        """Start a new run in the (locked) folder, or read back the unfinished one it holds."""
         existing = self._existing()
         if existing is None:
             if resume:
                 raise UsageError(f"{self.dir} holds no run to resume")
             if self.samples_path.exists():
                 raise UsageError(f"{self.dir} holds samples.jsonl but no run.json; choose another --output")
-            self.dir.mkdir(parents=True, exist_ok=True)
             self.samples_path.write_text("")
         else:
             self._check_resumable(existing)
             self.run_id = str(existing.get("titan_eval", {}).get("run_id") or run_id)
             self.previous = read_completed(self.samples_path)
-        self.created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+    def close(self) -> None:
+        """Release the folder's lock (once; later calls do nothing)."""
+        lock, self.lock = self.lock, None
+        if lock is not None:
+            lock.release()
 
     def _existing(self) -> dict[str, Any] | None:
         path = self.dir / "run.json"
@@ -151,17 +175,17 @@ class RunWriter:
         atomic_write_text(self.samples_path, "".join(sample_line(x) for x in lines))
 
     def add_samples(self, lines: Iterable[Mapping[str, Any]]) -> None:
-        """Append lines in one write, flushed and fsync'd."""
+        """Append lines in one write, flushed and fsync'd; SIGINT / SIGTERM wait until it is done."""
         text = "".join(sample_line(x) for x in lines)
         if not text:
             return
-        with open(self.samples_path, "a", encoding="utf-8") as handle:
+        with uninterruptible(), open(self.samples_path, "a", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
 
     def write_status(self, status: str, extra: Mapping[str, Any] | None = None) -> Path:
-        """A run.json that says the run is `status` (running | error), with its identity and `extra`."""
+        """A run.json that says the run is `status` (running | error | interrupted), with its identity and `extra`."""
         return atomic_write_json(self.dir / "run.json", {"results": {}, "titan_eval": {
             "run_id": self.run_id, "status": status, "created_utc": self.created,
             "resume": {"identity": self.identity}, **dict(extra or {})}})
