@@ -1,10 +1,13 @@
 """Reliability of a run: a SIGKILLed run resumes to the uninterrupted result; a mismatched resume is refused;
-planted NaN weights fail the run with exit 3 naming the documents, keeping what was written."""
+SIGTERM / SIGINT mark the run `interrupted` (exit 143 / 130, whole chunks only) and the printed command resumes it
+to the uninterrupted result; planted NaN weights fail the run with exit 3 naming the documents, keeping what was
+written."""
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -27,23 +30,43 @@ def _args(shared: Path, out: Path, *extra: str) -> list[str]:
             "--output", str(out), *extra]
 
 
-def _kill_after_first_chunk(args: list[str], samples: Path) -> None:
+def _signal_after_first_chunk(args: list[str], samples: Path, sig: int) -> tuple[int, str]:
+    """Run the CLI, send `sig` once samples.jsonl holds a chunk; (exit status, stderr). SIGINT is set to its
+    default in the child, in case this test process was started with it ignored."""
     proc = subprocess.Popen([sys.executable, "-m", "titan_eval", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
         if samples.exists() and samples.read_text().count("\n") >= 32:
-            os.kill(proc.pid, signal.SIGKILL)
+            os.kill(proc.pid, sig)
             break
         time.sleep(0.02)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    _, stderr = proc.communicate()
+    return proc.returncode, stderr
 
 
-def test_a_killed_run_resumes_to_the_uninterrupted_result(shared: Path, tmp_path: Path) -> None:
-    whole, killed = tmp_path / "whole", tmp_path / "killed"
-    assert titan_eval(*_args(shared, whole)).returncode == 0
-    _kill_after_first_chunk(_args(shared, killed), killed / "samples.jsonl")
+@pytest.fixture(scope="module")
+def whole(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The uninterrupted run the interrupted ones must end up equal to."""
+    out = tmp_path_factory.mktemp("whole") / "r"
+    assert titan_eval(*_args(shared, out)).returncode == 0
+    return out
+
+
+def _whole_chunks_only(samples: Path) -> int:
+    """The number of lines, after checking they are whole lines forming whole 32-doc chunks (not all 256)."""
+    text = samples.read_text()
+    assert text.endswith("\n")
+    lines = [json.loads(x) for x in text.splitlines()]
+    assert len(lines) % 32 == 0 and 32 <= len(lines) < 256, len(lines)
+    return len(lines)
+
+
+def test_a_killed_run_resumes_to_the_uninterrupted_result(shared: Path, whole: Path, tmp_path: Path) -> None:
+    killed = tmp_path / "killed"
+    code, _ = _signal_after_first_chunk(_args(shared, killed), killed / "samples.jsonl", signal.SIGKILL)
+    assert code == -signal.SIGKILL, "the run finished before it could be killed"
     state = json.loads((killed / "run.json").read_text())["titan_eval"]
     assert state["status"] == "running"
     done = (killed / "samples.jsonl").read_text()
@@ -62,6 +85,37 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(shared: Path, tmp_path
     assert b["titan_eval"]["status"] == "complete" and b["titan_eval"]["resumed_docs"] >= 32
     again = titan_eval(*_args(shared, killed))
     assert again.returncode == 2 and "complete run" in again.stderr
+
+
+def test_sigterm_marks_the_run_interrupted_and_the_printed_command_resumes_it(shared: Path, whole: Path,
+                                                                               tmp_path: Path) -> None:
+    stopped = tmp_path / "stopped"
+    code, stderr = _signal_after_first_chunk(_args(shared, stopped), stopped / "samples.jsonl", signal.SIGTERM)
+    assert code == 143 and "Traceback" not in stderr, stderr
+    state = json.loads((stopped / "run.json").read_text())["titan_eval"]
+    assert state["status"] == "interrupted" and state["interrupted_by"] == "SIGTERM"
+    done = _whole_chunks_only(stopped / "samples.jsonl")
+    assert not (stopped / "run.lock").exists()
+    line = [ln for ln in stderr.splitlines() if "Resume with: " in ln]
+    assert len(line) == 1 and line[0].startswith("interrupted by SIGTERM"), stderr
+    command = shlex.split(line[0].split("Resume with: ", 1)[1])
+    assert command[0] == "titan-eval" and command[-2:] == ["--resume", str(stopped)]
+    resumed = titan_eval(*command[1:])
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"arc_easy [ll]: started, {done}/256 docs already done (resumed)" in resumed.stderr.splitlines()
+    assert (stopped / "samples.jsonl").read_bytes() == (whole / "samples.jsonl").read_bytes()
+    a, b = (json.loads((d / "run.json").read_text()) for d in (whole, stopped))
+    assert a["results"] == b["results"] and b["titan_eval"]["status"] == "complete"
+
+
+def test_sigint_exits_130_and_marks_the_run_interrupted(shared: Path, tmp_path: Path) -> None:
+    stopped = tmp_path / "stopped"
+    code, stderr = _signal_after_first_chunk(_args(shared, stopped), stopped / "samples.jsonl", signal.SIGINT)
+    assert code == 130 and "Traceback" not in stderr, stderr
+    state = json.loads((stopped / "run.json").read_text())["titan_eval"]
+    assert state["status"] == "interrupted" and state["interrupted_by"] == "SIGINT"
+    _whole_chunks_only(stopped / "samples.jsonl")
+    assert f"--resume {stopped}" in stderr and not (stopped / "run.lock").exists()
 
 
 def _nan_card(tmp_path: Path, byte: str) -> Path:
