@@ -81,11 +81,14 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
             extra=extra)
         writer.write_run(record)
     except KeyboardInterrupt as err:  # a stop signal (RunInterrupted) or Ctrl-C: resumable, not a failure
-        with uninterruptible():
-            by = err.signum if isinstance(err, RunInterrupted) else signal.SIGINT
-            writer.write_status("interrupted", {"interrupted_by": signal.Signals(by).name})
         if isinstance(err, RunInterrupted) and dist.is_main:
             err.run_dir = writer.dir
+        by = err.signum if isinstance(err, RunInterrupted) else signal.SIGINT
+        try:
+            with uninterruptible():
+                writer.write_status("interrupted", {"interrupted_by": signal.Signals(by).name})
+        except RunInterrupted:  # a second signal while the first is handled: the run is stopping already
+            pass
         raise
     except BaseException as err:
         writer.write_status("error", {"error": f"{type(err).__name__}: {err}"})
