@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 from lm_eval.api import registry as lm_eval_registry
 from lm_eval.api.model import TemplateLM
-from lm_eval.utils import get_rolling_token_windows, make_disjoint_window
+from lm_eval.utils import get_rolling_token_windows, make_disjoint_window, simple_parse_args_string
 
 from titan_eval import distributed
 from titan_eval.distributed import SINGLE, Dist
@@ -30,6 +30,10 @@ from titan_eval.loading import LoadedModel, load
 from titan_eval.seeding import derived_seed
 
 DEFAULT_MAX_LENGTH = 2048
+MODEL_ARGS = ("card", "checkpoint", "tokenizer", "device", "dtype", "batch_size", "mode", "reuse_prefix",
+              "trust_checkpoint", "kernels", "max_length", "think_budget", "list_choices", "seed", "data_dir",
+              "max_batch_size")
+"""What `--model_args` may name (`TitanEvalLM.__init__`'s user-facing keywords)."""
 
 
 @dataclass
@@ -47,7 +51,11 @@ def _as_bool(value: Any) -> bool:
 class TitanEvalLM(TemplateLM):
     """lm-eval model backed by a titan-eval card. Keyword args (all strings allowed, as from --model_args):
     card, checkpoint, tokenizer, device, dtype, batch_size, mode (ll|think), reuse_prefix, trust_checkpoint,
-    kernels (auto|torch|kernel), max_length, think_budget, list_choices, seed.
+    kernels (auto|torch|kernel), max_length, think_budget, list_choices, seed; and `data_dir`, which is the
+    tasks' (lm-eval hands --model_args to the tasks as metadata too, so it reaches their loaders; the model
+    ignores it), and lm-eval's own `max_batch_size` (ignored). Any other name is a `UsageError` listing these.
+    A name given both in --model_args and by lm-eval's own options (--device, --batch_size) takes the
+    --model_args value.
 
     Built by lm-eval (no `loaded`) under torchrun / accelerate launch, it joins the launcher's process group
     and reports its rank and world size, so lm-eval's evaluator shards the documents and gathers on rank 0.
@@ -69,12 +77,17 @@ class TitanEvalLM(TemplateLM):
         think_budget: int | str = 256,
         list_choices: bool | str = True,
         seed: int | str = 0,
+        data_dir: str | None = None,
+        max_batch_size: int | str | None = None,
         loaded: LoadedModel | None = None,
         think_options: Any = None,
         progress: Callable[[int], None] | None = None,
         dist: Dist | None = None,
-        **_: Any,
+        **unknown: Any,
     ) -> None:
+        if unknown:
+            raise UsageError(f"unknown titan-eval model arg(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(MODEL_ARGS)}")
         super().__init__()
         if mode not in ("ll", "think"):
             raise UsageError(f"mode must be 'll' or 'think', not {mode!r}")
@@ -106,6 +119,19 @@ class TitanEvalLM(TemplateLM):
                 self.loaded.card, think_budget=int(think_budget), list_choices=_as_bool(list_choices))
         else:
             self.think_options = None
+
+    @classmethod
+    def create_from_arg_string(cls, arg_string: str, additional_config: dict[str, Any] | None = None) -> "TitanEvalLM":
+        """`--model_args k=v,…` (lm-eval's parser) plus lm-eval's own settings; see `create_from_arg_obj`."""
+        return cls.create_from_arg_obj(simple_parse_args_string(arg_string), additional_config)
+
+    @classmethod
+    def create_from_arg_obj(cls, arg_dict: dict[str, Any], additional_config: dict[str, Any] | None = None) -> "TitanEvalLM":
+        """lm-eval's evaluator passes `batch_size`, `max_batch_size` and `device` beside --model_args (`device`
+        even when the user did not choose one); a name given in --model_args keeps that value instead of being
+        passed twice (lm-eval's base class would raise `got multiple values for keyword argument`)."""
+        extra = {k: v for k, v in (additional_config or {}).items() if v is not None and k not in arg_dict}
+        return cls(**arg_dict, **extra)
 
     # -- lm-eval's multi-process hooks (its evaluator shards by rank and gathers on rank 0) -----------------
     @property
