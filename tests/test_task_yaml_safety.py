@@ -93,8 +93,10 @@ def test_lm_eval_is_given_the_tasks_dir_and_not_its_own(tasks_copy: Path, monkey
         def __init__(self, **kwargs) -> None:
             seen.update(kwargs)
 
+        def load(self, names: list[str]) -> dict:
+            return {"tasks": {}, "groups": {}, "group_map": {}}
+
     monkeypatch.setattr(lm_eval.tasks, "TaskManager", Recorder)
-    monkeypatch.setattr(lm_eval.tasks, "get_task_dict", lambda names, manager: {})
     catalog.load_lm_eval_tasks(["titan_sample"], None)
     assert seen["include_path"] == str(tasks_copy) and seen["include_defaults"] is False
 
@@ -114,3 +116,19 @@ def test_a_broken_task_yaml_names_file_and_line_without_importing(tasks_copy: Pa
 def test_the_project_task_yamls_pass_the_check() -> None:
     for path in catalog.lm_eval_task_files().values():
         catalog.check_task_yaml(path)
+
+
+def test_tasks_are_built_with_task_managers_load_and_match_the_deprecated_call(recwarn: pytest.WarningsRecorder) -> None:
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    tasks = catalog.load_lm_eval_tasks(["titan_sample"], None)
+    assert not [w for w in recwarn if "deprecated" in str(w.message)], [str(w.message) for w in recwarn]
+    manager = TaskManager(include_path=str(catalog.TASKS_DIR), include_defaults=False)
+    with pytest.warns(DeprecationWarning):
+        old = get_task_dict(["titan_sample"], manager)
+    assert list(tasks) == list(old) == ["titan_sample"]
+    docs, old_docs = list(tasks["titan_sample"].eval_docs), list(old["titan_sample"].eval_docs)
+    assert len(docs) == 24 and docs == old_docs
+    task, old_task = tasks["titan_sample"], old["titan_sample"]
+    assert [task.doc_to_text(d) for d in docs] == [old_task.doc_to_text(d) for d in old_docs]
+    assert [task.doc_to_choice(d) for d in docs] == [old_task.doc_to_choice(d) for d in old_docs]

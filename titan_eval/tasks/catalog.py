@@ -3,7 +3,7 @@ project's native suites (run by their own runners on the same engine).
 
 Task YAMLs are code: lm-eval's loader resolves `!function module.name` by importing Python files next to the YAML.
 So lm-eval only ever reads the project's own `tasks/` folder (`include_path=TASKS_DIR`, its built-in task folder
-off), there is no user-facing include-path option, and `load_lm_eval_tasks` accepts only names declared by a YAML
+off), `titan-eval run` has no include-path option, and `load_lm_eval_tasks` accepts only names declared by a YAML
 directly in that folder: a file path or any other name is refused before lm-eval sees it (lm-eval itself would
 load a task from a YAML path).
 """
@@ -83,14 +83,14 @@ def load_lm_eval_tasks(names: list[str], data_dir: str | None) -> dict[str, Any]
         raise UsageError(f"not a task of {TASKS_DIR}: {', '.join(map(repr, outside))}; task YAMLs are only read "
                          f"from there (known: {', '.join(files)})")
     quiet_libraries()
-    from lm_eval.tasks import TaskManager, get_task_dict
+    from lm_eval.tasks import TaskManager
 
     for name in names:
         check_task_yaml(files[name])
     manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False,
                           metadata={"data_dir": data_dir} if data_dir else None)
     try:
-        return get_task_dict(names, manager)
+        return manager.load(names)["tasks"]  # {name: Task} (lm-eval 0.4.13: get_task_dict is deprecated)
     except TitanEvalError:
         raise
     except Exception as err:  # lm-eval's config errors have no common type; the YAML or its data is at fault
