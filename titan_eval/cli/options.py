@@ -1,4 +1,5 @@
-"""Typer option types shared by several commands."""
+"""Typer option types shared by several commands. Help strings stay short: `--help` must read well at 80 columns,
+piped as in a terminal; the model options share one help panel."""
 
 from __future__ import annotations
 
@@ -6,12 +7,21 @@ from typing import Annotated, Optional
 
 import typer
 
-ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Card name, card .yaml path, or architecture name.")]
-CheckpointOpt = Annotated[Optional[str], typer.Option(help="Checkpoint file/dir or hf://org/repo/file (overrides the card).")]
-TokenizerOpt = Annotated[Optional[str], typer.Option(help="'byte', a SentencePiece .model, a tokenizer.json, or a hub id.")]
-DeviceOpt = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: cuda if available).")]
-DtypeOpt = Annotated[Optional[str], typer.Option(help="float32 | bfloat16 | float16 (default: the card's).")]
-TrustOpt = Annotated[bool, typer.Option("--trust-checkpoint", help="Allow full unpickling of the checkpoint (only for files you trust).")]
-KernelsOpt = Annotated[str, typer.Option(help="auto | torch | kernel: mamba-ssm CUDA kernels (kernel = required).")]
-SeedOpt = Annotated[int, typer.Option(help="Seeds python, numpy, torch and lm-eval; sampling seeds derive from it.")]
-BatchOpt = Annotated[int, typer.Option(help="Rows per forward pass.")]
+MODEL_PANEL = "Model"
+
+ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Card name, card .yaml path or architecture.",
+                                       rich_help_panel=MODEL_PANEL)]
+CheckpointOpt = Annotated[Optional[str], typer.Option(help="Weights file or folder, or hf://org/repo/file.",
+                                                      rich_help_panel=MODEL_PANEL)]
+TokenizerOpt = Annotated[Optional[str], typer.Option(help="byte, a .model, a tokenizer.json or a hub id.",
+                                                     rich_help_panel=MODEL_PANEL)]
+DeviceOpt = Annotated[Optional[str], typer.Option(help="cpu, cuda, cuda:1 … (default: cuda if present).",
+                                                  rich_help_panel=MODEL_PANEL)]
+DtypeOpt = Annotated[Optional[str], typer.Option(help="float32, bfloat16, float16 (default: the card's).",
+                                                 rich_help_panel=MODEL_PANEL)]
+TrustOpt = Annotated[bool, typer.Option("--trust-checkpoint", help="Unpickle anything (trusted files only).",
+                                        rich_help_panel=MODEL_PANEL)]
+KernelsOpt = Annotated[str, typer.Option(help="auto, torch or kernel (mamba-ssm CUDA, required).",
+                                         rich_help_panel=MODEL_PANEL)]
+BatchOpt = Annotated[int, typer.Option(help="Rows per forward pass.", rich_help_panel=MODEL_PANEL)]
+SeedOpt = Annotated[int, typer.Option(help="Seeds python, numpy, torch, lm-eval and sampling.")]

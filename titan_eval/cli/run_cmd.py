@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 
 from titan_eval.cli.errors import exits_on_error
-from titan_eval.cli.options import (BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt,
-                                    TokenizerOpt, TrustOpt)
+from titan_eval.cli.options import (MODEL_PANEL, BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt,
+                                    SeedOpt, TokenizerOpt, TrustOpt)
 from titan_eval.cards import ModelCard, load_card
 from titan_eval.errors import RankFailure, UsageError
 from titan_eval.run_options import RunOptions
@@ -20,10 +20,13 @@ if TYPE_CHECKING:
     from titan_eval.distributed import Dist
 
 console = Console(stderr=True)
+SELECT, THINK, PROMPT, NATIVE, OUT = "Selection", "Think mode (cot)", "Prompt", "Native suites", "Output"
+"""`run --help` panels (with `MODEL_PANEL`); help strings stay short enough for 80 columns."""
 
 
 def run_command(
-    tasks: Annotated[list[str], typer.Argument(help="Tasks: hellaswag, arc_easy, arc_challenge, titan_sample, …")],
+    tasks: Annotated[list[str], typer.Argument(metavar="TASK", help="Task names: see `titan-eval tasks`.",
+                                               show_default=False)],
     model: ModelOpt = "titan-tiny",
     checkpoint: CheckpointOpt = None,
     tokenizer: TokenizerOpt = None,
@@ -31,36 +34,48 @@ def run_command(
     dtype: DtypeOpt = None,
     trust_checkpoint: TrustOpt = False,
     kernels: KernelsOpt = "auto",
-    data_dir: Annotated[Optional[str], typer.Option(help="Folder with the original release files (offline).")] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Score N docs per task (first N, or stratified).")] = None,
-    stratify: Annotated[bool, typer.Option(help="With --limit: seeded stratified sample (fields in the README).")] = False,
-    seed: SeedOpt = 0,
     batch_size: BatchOpt = 8,
-    cot: Annotated[bool, typer.Option("--cot", help="Think-then-answer mode (same as --mode cot).")] = False,
-    mode: Annotated[Optional[str], typer.Option(help="ll, cot, or ll,cot for both side by side.")] = None,
-    think_budget: Annotated[int, typer.Option(help="cot: max think tokens before the block is closed (forced).")] = 256,
-    min_think: Annotated[int, typer.Option(help="cot: think closer and EOS banned before this many tokens.")] = 0,
-    temperature: Annotated[float, typer.Option(help="cot: 0 = greedy; > 0 samples with per-doc seeds.")] = 0.0,
-    top_p: Annotated[float, typer.Option(help="cot sampling: nucleus mass.")] = 1.0,
-    top_k: Annotated[int, typer.Option(help="cot sampling: keep k best tokens (0 = all).")] = 0,
-    repetition_penalty: Annotated[float, typer.Option(help="cot: sign-aware penalty (1.0 = off).")] = 1.0,
-    penalty_window: Annotated[int, typer.Option(help="cot: generated tokens the penalty looks back over.")] = 20,
-    samples: Annotated[int, typer.Option(help="cot: K seeded traces per doc (needs --temperature > 0); mean ± CI.")] = 1,
-    list_choices: Annotated[bool, typer.Option("--list-choices/--no-list-choices", help="cot: show the choices as 'Choices: (A) … (B) …' in the prompt.")] = True,
-    template: Annotated[Optional[str], typer.Option(help="Prompt template for cot/suites: a name (helix-v2, plain-qa-de, raw) or text with {question}.")] = None,
-    preamble: Annotated[Optional[str], typer.Option(help="cot: text before each question (default: a one-line instruction).")] = None,
-    suite: Annotated[Optional[str], typer.Option(help="reasoning85: a suite JSONL file in the documented schema.")] = None,
-    probes: Annotated[Optional[str], typer.Option(help="fact_margins: a probes JSONL or Helix margin-probe YAML.")] = None,
-    text: Annotated[Optional[str], typer.Option(help="bpb: the text file to score.")] = None,
-    contamination: Annotated[Optional[str], typer.Option(help="reasoning85: a contamination report (or id list); clean and flagged subsets are reported.")] = None,
-    answer_budget: Annotated[Optional[int], typer.Option(help="reasoning85: max answer tokens after the think closer (default 32).")] = None,
-    telemetry: Annotated[bool, typer.Option(help="Also write mechanistic telemetry (numbers + plots) beside the run.")] = False,
-    no_prefix_reuse: Annotated[bool, typer.Option(help="Run every choice's full row (for checking reuse).")] = False,
-    output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>); an unfinished run there is resumed.")] = None,
-    resume: Annotated[Optional[str], typer.Option(help="Continue the killed/failed run in this folder (same options and model, else exit 2).")] = None,
-    allow_invalid: Annotated[bool, typer.Option(help="Score around documents with NaN/Inf log-likelihoods (counted in run.json) instead of exit 3.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print run.json's results to stdout instead of the table.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")] = False,
+    no_prefix_reuse: Annotated[bool, typer.Option("--no-prefix-reuse", help="Score every choice's full row.",
+                                                  rich_help_panel=MODEL_PANEL)] = False,
+    data_dir: Annotated[Optional[str], typer.Option(help="Folder of the original release files (offline).",
+                                                    rich_help_panel=SELECT)] = None,
+    limit: Annotated[Optional[int], typer.Option(help="Score N docs per task.", rich_help_panel=SELECT)] = None,
+    stratify: Annotated[bool, typer.Option("--stratify", help="With --limit: a seeded stratified sample.",
+                                           rich_help_panel=SELECT)] = False,
+    seed: SeedOpt = 0,
+    cot: Annotated[bool, typer.Option("--cot", help="Think, then answer (= --mode cot).", rich_help_panel=THINK)] = False,
+    mode: Annotated[Optional[str], typer.Option(help="ll, cot, or ll,cot for both.", rich_help_panel=THINK)] = None,
+    think_budget: Annotated[int, typer.Option(help="Think tokens before a forced close.", rich_help_panel=THINK)] = 256,
+    min_think: Annotated[int, typer.Option(help="Closer and EOS banned before this.", rich_help_panel=THINK)] = 0,
+    temperature: Annotated[float, typer.Option(help="0 = greedy; > 0 samples (seeded).", rich_help_panel=THINK)] = 0.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus mass when sampling.", rich_help_panel=THINK)] = 1.0,
+    top_k: Annotated[int, typer.Option(help="Keep the k best tokens (0 = all).", rich_help_panel=THINK)] = 0,
+    repetition_penalty: Annotated[float, typer.Option(help="Sign-aware; 1.0 = off.", rich_help_panel=THINK)] = 1.0,
+    penalty_window: Annotated[int, typer.Option(help="Tokens the penalty looks back.", rich_help_panel=THINK)] = 20,
+    samples: Annotated[int, typer.Option(help="K traces per doc (temperature > 0).", rich_help_panel=THINK)] = 1,
+    list_choices: Annotated[bool, typer.Option("--list-choices/--no-list-choices", help="cot: list the choices.",
+                                               rich_help_panel=PROMPT)] = True,
+    template: Annotated[Optional[str], typer.Option(help="Named template or text with {question}.",
+                                                    rich_help_panel=PROMPT)] = None,
+    preamble: Annotated[Optional[str], typer.Option(help="cot: text before questions.",
+                                                    rich_help_panel=PROMPT)] = None,
+    suite: Annotated[Optional[str], typer.Option(help="reasoning85: a suite JSONL file.", rich_help_panel=NATIVE)] = None,
+    probes: Annotated[Optional[str], typer.Option(help="fact_margins: probes JSONL or YAML.", rich_help_panel=NATIVE)] = None,
+    text: Annotated[Optional[str], typer.Option(help="bpb: the text file to score.", rich_help_panel=NATIVE)] = None,
+    contamination: Annotated[Optional[str], typer.Option(help="reasoning85: report or id list.",
+                                                         rich_help_panel=NATIVE)] = None,
+    answer_budget: Annotated[Optional[int], typer.Option(help="reasoning85: answer tokens (32).",
+                                                         rich_help_panel=NATIVE)] = None,
+    output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>).",
+                                                  rich_help_panel=OUT)] = None,
+    resume: Annotated[Optional[str], typer.Option(help="Continue the unfinished run in this folder.",
+                                                  rich_help_panel=OUT)] = None,
+    allow_invalid: Annotated[bool, typer.Option("--allow-invalid", help="Score around NaN/Inf docs.",
+                                                rich_help_panel=OUT)] = False,
+    telemetry: Annotated[bool, typer.Option("--telemetry", help="Also write mechanistic telemetry.",
+                                            rich_help_panel=OUT)] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Results as JSON on stdout.", rich_help_panel=OUT)] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.", rich_help_panel=OUT)] = False,
 ) -> None:
     """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
     modes = tuple((mode or ("cot" if cot else "ll")).split(","))
