@@ -118,7 +118,12 @@ def test_titan_cached_decoding_steps_back_while_telemetry_hooks_are_attached() -
         assert model.begin_decode(torch.tensor([PROMPTS[1]])) is None
     finally:
         handle.remove()
-    assert model.begin_decode(torch.tensor([PROMPTS[1]])) is not None
+    ids = torch.tensor([PROMPTS[1]])
+    with torch.no_grad():
+        logits, cache = model.begin_decode(ids)  # hooks gone: the cached path is back, and exact
+        full = model(ids)
+    assert cache.lengths.tolist() == [len(PROMPTS[1])]
+    assert torch.allclose(logits, full[:, -1], atol=1e-5)
 
 
 def test_stop_string_window_never_misses(shared) -> None:

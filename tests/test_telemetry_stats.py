@@ -104,5 +104,6 @@ def test_row_percentile_on_rows_of_known_norms_and_a_tied_head() -> None:
     assert vault.row_percentile(norms, 1)["percentile"] == 0.0
     assert vault.row_percentile(norms, 2) == {"norm": 2.0, "percentile": 100 * 1.5 / 4, "rank": 2}  # one tie
     mamba = load("mamba-tiny").model  # tied head: the embedding is the head
-    assert vault.head_weight(mamba) is not None
-    assert torch.equal(vault.head_weight(mamba), mamba.backbone.embedding.weight)
+    weight, embedding = vault.head_weight(mamba), mamba.backbone.embedding.weight
+    assert weight.shape == embedding.shape and weight.shape[0] == mamba.vocab_size
+    assert weight.data_ptr() == embedding.data_ptr() and torch.equal(weight, embedding)  # the same rows, not a copy
