@@ -13,7 +13,7 @@ import signal
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from titan_eval.distributed import SINGLE, Dist, broadcast, exchange
 from titan_eval.errors import ModelError, RunInterrupted
@@ -149,13 +149,18 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
     from titan_eval.tasks.lm_eval_run import completed_chunks
 
     lm_tasks = [t for t in options.tasks if t in lm_eval_task_names()]
+    task_dict: dict[str, Any] = {}
+    if lm_tasks:  # built once for every mode and the resume check (task building reads and converts the data)
+        from titan_eval.tasks.catalog import load_lm_eval_tasks
+
+        task_dict = load_lm_eval_tasks(lm_tasks, options.data_dir)
     lm_keys = {t if m == "ll" else f"{t}_cot" for t in lm_tasks for m in options.modes}
     previous: dict[str, list[dict[str, Any]]] = {}
     for line in writer.previous:
         if line.get("task") in lm_keys:
             previous.setdefault(line["task"], []).append(line)
     if writer.previous:
-        previous = {k: _whole_chunks(loaded, options, k, v, completed_chunks) for k, v in previous.items()}
+        previous = {k: _whole_chunks(task_dict, options, k, v, completed_chunks) for k, v in previous.items()}
         writer.keep_previous([ln for v in previous.values() for ln in v])
     outputs: list[TaskOutput] = []
     timings: dict[str, float] = {}
@@ -163,7 +168,8 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
         from titan_eval.tasks.lm_eval_run import run_lm_eval_tasks
 
         t0 = time.time()
-        outputs += run_lm_eval_tasks(loaded, options, mode, lm_tasks, previous, writer.add_samples, progress, dist)
+        outputs += run_lm_eval_tasks(loaded, options, mode, lm_tasks, previous, writer.add_samples, progress, dist,
+                                     task_dict)
         timings[f"lm_eval_{mode}_s"] = round(time.time() - t0, 3)
     for name in (t for t in options.tasks if t in NATIVE_TASKS and (dist.is_main or t in SHARDED_NATIVE_TASKS)):
         module_name, fn_name = NATIVE_TASKS[name].split(":")
@@ -178,14 +184,13 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
     return outputs, timings
 
 
-def _whole_chunks(loaded: LoadedModel, options: RunOptions, key: str, lines: list[dict[str, Any]],
+def _whole_chunks(task_dict: Mapping[str, Any], options: RunOptions, key: str, lines: list[dict[str, Any]],
                   completed_chunks: Callable[..., set[Any]]) -> list[dict[str, Any]]:
     """The lines of `key` that form whole write chunks of its document selection (the rest is redone)."""
-    from titan_eval.tasks.catalog import load_lm_eval_tasks
     from titan_eval.tasks.selection import select_docs
 
     name = key[: -len("_cot")] if key.endswith("_cot") else key
-    task = load_lm_eval_tasks([name], options.data_dir)[name]
+    task = task_dict[name]
     doc_ids = select_docs(name, task.eval_docs, options.limit, options.stratify, options.seed).doc_ids
     keep = completed_chunks(doc_ids, {ln["doc_id"] for ln in lines})
     return [ln for ln in lines if ln["doc_id"] in keep]

@@ -21,7 +21,9 @@ _TEMPLATE_CACHE_LIMIT = 1024
 
 def index_doc_iterator(task: Any) -> Any:
     """Give `task` (an lm-eval Task) a `doc_iterator` that selects `samples` by index; other calls go to lm-eval's
-    own. The evaluation split is resolved once here. Returns the task."""
+    own. The evaluation split is resolved once here. Idempotent. Returns the task."""
+    if getattr(task.doc_iterator, "titan_eval_indexed", False):
+        return task
     docs = task.eval_docs
     original: Callable[..., Iterator[tuple[int, Any]]] = task.doc_iterator
 
@@ -34,6 +36,7 @@ def index_doc_iterator(task: Any) -> Any:
             raise IndexError(f"{task.config.task}: sample ids must lie in [0, {len(docs) - 1}]")
         return islice(enumerate(docs[i] for i in chosen), int(rank), None, int(world_size))
 
+    doc_iterator.titan_eval_indexed = True  # type: ignore[attr-defined]
     task.doc_iterator = doc_iterator
     return task
 

@@ -47,13 +47,15 @@ def completed_chunks(doc_ids: Sequence[Any], done: set[Any]) -> set[Any]:
 
 def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Sequence[str],
                       previous: Mapping[str, Sequence[dict[str, Any]]], sink: Callable[[list[dict[str, Any]]], None],
-                      progress: ProgressLike = None, dist: Dist = SINGLE) -> list[TaskOutput]:
+                      progress: ProgressLike = None, dist: Dist = SINGLE,
+                      tasks: Mapping[str, Any] | None = None) -> list[TaskOutput]:
     """Evaluate `names` in `mode` (ll | cot) with one adapter; one `TaskOutput` per task, in `names` order.
 
     `previous[key]` are lines a resumed run already holds (whole chunks only, see `completed_chunks`): those
     documents are not run again. Every newly finished chunk's lines go to `sink` at once. `progress` hears of each
     task as `<name> [<mode>]` (resumed documents count as done from its start), of every chunk's documents once
-    they are written, and of generated tokens.
+    they are written, and of generated tokens. `tasks` are the lm-eval Task objects the run built once for all its
+    modes (built here when None).
 
     With `dist.active`, each rank evaluates only its shard (`distributed.partition`, balanced by token cost) of
     the documents still to do, one chunk per round; after each round every rank holds every rank's lines (so
@@ -61,7 +63,8 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
     from titan_eval.adapter import TitanEvalLM
 
     progress = as_progress(progress)
-    task_dict = {n: index_doc_iterator(t) for n, t in load_lm_eval_tasks(list(names), options.data_dir).items()}
+    built = tasks if tasks is not None else load_lm_eval_tasks(list(names), options.data_dir)
+    task_dict = {n: index_doc_iterator(built[n]) for n in names}
     cache_template_compilation()  # both: per-chunk costs of lm-eval's evaluate (tasks.chunk_costs)
     think = _think_options(loaded, options) if mode == "cot" else None
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
