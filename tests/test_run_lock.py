@@ -32,15 +32,33 @@ def _plant_lock(folder: Path, pid: int) -> None:
     (folder / LOCK_NAME).write_text(json.dumps({"pid": pid, "host": socket.gethostname(), "since_utc": "then"}))
 
 
-def test_the_lock_names_its_owner_is_reentrant_and_deleted_on_release(tmp_path: Path) -> None:
+def test_the_lock_names_its_owner_refuses_a_second_holder_and_is_deleted_on_release(tmp_path: Path) -> None:
     lock = RunLock.acquire(tmp_path)
     owner = json.loads((tmp_path / LOCK_NAME).read_text())
     assert owner["pid"] == os.getpid() and owner["host"] == socket.gethostname() and lock.taken_over is None
-    assert RunLock.acquire(tmp_path) is lock  # the CLI locks early, the run writer again
-    lock.release()
-    assert (tmp_path / LOCK_NAME).exists()
+    with pytest.raises(UsageError, match=f"in use by another titan-eval run \\(pid {os.getpid()} "):
+        RunLock.acquire(tmp_path)  # one holder, even in one process: the CLI hands its lock to the writer
     lock.release()
     assert not (tmp_path / LOCK_NAME).exists()
+    lock.release()  # idempotent
+    with RunLock.acquire(tmp_path) as again:
+        assert again.taken_over is None
+    assert not (tmp_path / LOCK_NAME).exists()
+
+
+def test_a_run_writer_uses_a_lock_handed_in_and_leaves_it_held(tmp_path: Path) -> None:
+    from titan_eval.store import RunWriter
+
+    lock = RunLock.acquire(tmp_path)
+    writer = RunWriter(tmp_path, "run-1", {"x": 1}, lock=lock)
+    assert writer.lock is lock
+    writer.close()
+    assert (tmp_path / LOCK_NAME).exists() and not lock.released  # the caller that took it releases it
+    lock.release()
+    other = RunLock.acquire(tmp_path / "elsewhere") if (tmp_path / "elsewhere").mkdir() is None else None
+    with pytest.raises(UsageError, match="not .*'s"):
+        RunWriter(tmp_path / "third", "run-2", lock=other)
+    other.release()
 
 
 def test_a_live_owner_is_refused_by_pid_and_a_dead_ones_lock_is_taken_over(tmp_path: Path) -> None:

@@ -75,25 +75,19 @@ def _same_file(fd: int, path: Path) -> bool:
         return False
 
 
-_HELD: dict[str, "RunLock"] = {}
-
-
 class RunLock:
-    """The held lock of one run folder. Use `RunLock.acquire(folder)` and `release()` (or `with`)."""
+    """The held lock of one run folder. Use `RunLock.acquire(folder)` and `release()` (or `with`). One holder per
+    process too: whoever locked a folder early (the CLI, before the model loads) hands the lock on to the run
+    writer (`RunWriter(lock=...)`) instead of locking again."""
 
     def __init__(self, path: Path, fd: int, taken_over: LockOwner | None) -> None:
-        self.path, self.fd, self.count = path, fd, 1
-        self.key = str(path.resolve())
+        self.path, self.fd, self.released = path, fd, False
         self.taken_over = taken_over  # the dead owner whose lock this replaced, if any
 
     @classmethod
     def acquire(cls, folder: Path | str) -> "RunLock":
         """Lock the existing folder `folder`; `UsageError` (exit 2) naming the owner if another process holds it."""
         path = Path(folder) / LOCK_NAME
-        held = _HELD.get(str(path.resolve()))
-        if held is not None:
-            held.count += 1
-            return held
         for _ in range(8):  # a lock released between our open and flock: try the next file
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
@@ -102,7 +96,6 @@ class RunLock:
                 os.close(fd)
                 raise
             if lock is not None:
-                _HELD[lock.key] = lock
                 return lock
             os.close(fd)
         raise UsageError(f"{path.parent} is being locked and released by other runs; try again")
@@ -127,11 +120,10 @@ class RunLock:
         return cls(path, fd, owner)
 
     def release(self) -> None:
-        """Give the lock back (the last of this process's acquisitions deletes the file)."""
-        self.count -= 1
-        if self.count > 0:
+        """Give the lock back and delete the file (once; later calls do nothing)."""
+        if self.released:
             return
-        _HELD.pop(self.key, None)
+        self.released = True
         try:
             if _same_file(self.fd, self.path):
                 self.path.unlink()

@@ -22,6 +22,7 @@ from titan_eval.loading import LoadedModel
 from titan_eval.progress import ProgressLike, RunProgress, as_progress
 from titan_eval.provenance import environment
 from titan_eval.records import RunRecord, TaskOutput
+from titan_eval.run_lock import RunLock
 from titan_eval.run_options import MODES, RunOptions  # noqa: F401 (re-exported)
 from titan_eval.seeding import seed_everything
 from titan_eval.store import RunWriter, make_run_id
@@ -29,7 +30,7 @@ from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, lm_eval
 
 
 def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
-        dist: Dist = SINGLE) -> tuple[Path | None, RunRecord]:
+        dist: Dist = SINGLE, lock: RunLock | None = None) -> tuple[Path | None, RunRecord]:
     """Evaluate and store; returns (run folder, record). `progress` (a `progress.RunProgress`, or a callable told
     about generated tokens only) hears of every task's documents and of generated tokens.
 
@@ -37,7 +38,8 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     line written so far; documents with non-finite log-likelihoods fail the run (`ModelError`, exit 3) after it
     finished scoring, unless `allow_invalid`. A `KeyboardInterrupt` (Ctrl-C, or `RunInterrupted` from a signal the
     CLI caught) leaves `status: interrupted` instead; `RunInterrupted.run_dir` then names the folder. The folder's
-    lock is released however the run ends.
+    lock is released however the run ends, unless the caller took it and handed it in (`lock`, for
+    `options.output_dir`; the CLI locks before the model loads), which it then releases itself.
 
     Distributed (`dist.active`): every rank evaluates its shard of the lm-eval documents and receives all lines;
     only rank 0 has a run folder and writes (other ranks return (None, record)); reasoning85 and fact_margins
@@ -50,7 +52,7 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     seeds = seed_everything(options.seed)
     model_provenance = loaded.provenance()
     identity = {"options": options.identity(), "model": model_provenance}
-    writer = _writer(loaded, options, identity, dist)
+    writer = _writer(loaded, options, identity, dist, lock)
     try:
         writer.write_status("running")
         outputs, timings = _run_tasks(loaded, options, writer, progress, dist)
@@ -98,18 +100,19 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     return (writer.dir if dist.is_main else None), record
 
 
-def _writer(loaded: LoadedModel, options: RunOptions, identity: dict[str, Any], dist: Dist) -> RunWriter:
+def _writer(loaded: LoadedModel, options: RunOptions, identity: dict[str, Any], dist: Dist,
+            lock: RunLock | None = None) -> RunWriter:
     """Rank 0's run folder; other ranks get a writer that writes nothing but knows the resumed lines. A rank 0
     that cannot open the folder (e.g. a run to resume that does not match) fails every rank."""
     if not dist.active:
         return RunWriter(Path(options.output_dir) if options.output_dir else None,
-                         make_run_id(loaded.card.name, options.seed), identity, options.resume)
+                         make_run_id(loaded.card.name, options.seed), identity, options.resume, lock)
     writer: RunWriter | None = None
     error = None
     if dist.is_main:
         try:
             writer = RunWriter(Path(options.output_dir) if options.output_dir else None,
-                               make_run_id(loaded.card.name, options.seed), identity, options.resume)
+                               make_run_id(loaded.card.name, options.seed), identity, options.resume, lock)
         except Exception as err:  # reported to every rank
             error = err
     exchange(dist, None, error)

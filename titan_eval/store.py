@@ -104,7 +104,7 @@ class RunWriter:
     from construction to `close()`."""
 
     def __init__(self, out_dir: Path | None, run_id: str, identity: Mapping[str, Any] | None = None,
-                 resume: bool = False) -> None:
+                 resume: bool = False, lock: RunLock | None = None) -> None:
         if out_dir is None:  # a derived folder is always a new run: a second run in the same second gets "-2", …
             run_id = _unused(run_id)
         self.run_id = run_id
@@ -115,7 +115,10 @@ class RunWriter:
         if resume and not self.dir.is_dir():
             raise UsageError(f"{self.dir} holds no run to resume")
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.lock: RunLock | None = RunLock.acquire(self.dir)
+        if lock is not None and lock.path.parent.resolve() != self.dir.resolve():
+            raise UsageError(f"the lock handed to the run writer is {lock.path}, not {self.dir}'s")
+        self._owns_lock = lock is None  # a lock handed in (the CLI's, taken early) stays with whoever took it
+        self.lock: RunLock | None = lock if lock is not None else RunLock.acquire(self.dir)
         try:
             self._open(run_id, resume)
         except BaseException:
@@ -138,9 +141,9 @@ class RunWriter:
             self.previous = read_completed(self.samples_path)
 
     def close(self) -> None:
-        """Release the folder's lock (once; later calls do nothing)."""
+        """Release the folder's lock if this writer took it (once; later calls do nothing)."""
         lock, self.lock = self.lock, None
-        if lock is not None:
+        if lock is not None and self._owns_lock:
             lock.release()
 
     def _existing(self) -> dict[str, Any] | None:

@@ -18,6 +18,7 @@ from titan_eval.run_options import RunOptions
 
 if TYPE_CHECKING:
     from titan_eval.distributed import Dist
+    from titan_eval.run_lock import RunLock
 
 console = Console(stderr=True)
 SELECT, THINK, PROMPT, NATIVE, OUT = "Selection", "Think mode (cot)", "Prompt", "Native suites", "Output"
@@ -105,11 +106,11 @@ def run_command(
     launched = distributed.from_env()
     if launched.is_main:  # only rank 0 writes: the others never touch the output folder
         prepare_output_dir(Path(options.output_dir) if options.output_dir else results_dir())  # writable, room to write
-    with run_guard(console, options.output_dir, launched.is_main, not launched.active), \
+    with run_guard(console, options.output_dir, launched.is_main, not launched.active) as lock, \
             distributed.session(device) as dist:
         try:
             _evaluate(dist, options, card, checkpoint, tokenizer, device, dtype, trust_checkpoint, kernels, template,
-                      tasks, json_out, quiet)
+                      tasks, json_out, quiet, lock)
         except RankFailure as err:
             if not dist.is_main and err.__cause__ is None:  # rank 0 and the failed rank say it; the rest exit
                 raise typer.Exit(err.exit_code) from None
@@ -118,7 +119,8 @@ def run_command(
 
 def _evaluate(dist: Dist, options: RunOptions, card: ModelCard, checkpoint: Optional[str], tokenizer: Optional[str],
               device: Optional[str], dtype: Optional[str], trust_checkpoint: bool, kernels: str,
-              template: Optional[str], tasks: list[str], json_out: bool, quiet: bool = False) -> None:
+              template: Optional[str], tasks: list[str], json_out: bool, quiet: bool = False,
+              lock: Optional["RunLock"] = None) -> None:
     """Load (on this rank's device), run (rank 0 shows progress unless `quiet`), and on rank 0 print the table
     (or --json) and where the run is."""
     from titan_eval.cli.progress_view import run_progress
@@ -137,7 +139,7 @@ def _evaluate(dist: Dist, options: RunOptions, card: ModelCard, checkpoint: Opti
     if template is not None:
         loaded.card = with_template(loaded.card, template)
     with run_progress(console, quiet=quiet or not dist.is_main) as progress:
-        run_dir, record = run(loaded, options, progress, dist)
+        run_dir, record = run(loaded, options, progress, dist, lock)
     if not dist.is_main:
         return
     if json_out:

@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from titan_eval.errors import RunInterrupted
+from titan_eval.run_lock import RunLock
 
 
 def resume_command(run_dir: Path | str, argv: Sequence[str] | None = None) -> str:
@@ -47,11 +48,11 @@ def interrupted_line(err: RunInterrupted, output_dir: str | None) -> str:
 
 
 @contextmanager
-def run_guard(console: Console, output_dir: str | None, is_main: bool, single: bool) -> Iterator[None]:
+def run_guard(console: Console, output_dir: str | None, is_main: bool, single: bool) -> Iterator[RunLock | None]:
     """Lock `output_dir` (rank 0, when given) and, for a `single` process, stop cleanly on SIGINT / SIGTERM
-    (`typer.Exit` 130 / 143 after the resume line). The lock is released however the block ends."""
+    (`typer.Exit` 130 / 143 after the resume line). Yields the lock (None when not taken), which the run writer
+    uses instead of locking again; it is released however the block ends."""
     from titan_eval.interrupts import stop_on_signals
-    from titan_eval.run_lock import RunLock
 
     lock = RunLock.acquire(output_dir) if is_main and output_dir else None
     try:
@@ -59,7 +60,7 @@ def run_guard(console: Console, output_dir: str | None, is_main: bool, single: b
             console.print(f"note: took over {lock.path}: its owner ({lock.taken_over.describe()}) is no longer "
                           "running", highlight=False, soft_wrap=True, markup=False)
         with stop_on_signals() if single else nullcontext():
-            yield
+            yield lock
     except RunInterrupted as err:
         console.print(interrupted_line(err, output_dir), highlight=False, soft_wrap=True, markup=False)
         raise typer.Exit(err.exit_code) from None
