@@ -35,6 +35,23 @@ def test_head_split_equals_forward(card: str) -> None:
     assert torch.allclose(picked, full[rows, cols], atol=1e-5)
 
 
+@pytest.mark.parametrize("card", ["mamba-tiny", "titan-tiny", "helix-tiny", "h64lm-tiny"])
+def test_head_into_a_reused_block_is_bitwise_the_head(card: str) -> None:
+    from titan_eval.engine.batching import HEAD_POSITIONS, HeadBuffer
+
+    model = titan_eval.load_model(card)
+    buffer = HeadBuffer()
+    with torch.no_grad():
+        width = model.hidden(torch.zeros(1, 1, dtype=torch.long))[0].shape[-1]
+        for n in (7, HEAD_POSITIONS, 3):  # the first call makes the block, later ones write into it
+            hidden = torch.randn(n, width)
+            expected = model.head(hidden)
+            got = buffer.logits(model, hidden)
+            assert torch.equal(got, expected)
+    assert buffer.block is not None and buffer.block.shape[0] == HEAD_POSITIONS
+    assert got.data_ptr() == buffer.block.data_ptr()  # written into the reused block, not a new tensor
+
+
 TITAN_LAYOUTS = [
     {"vocab_size": 320, "d_model": 64, "n_layers": 6, "mimo_paths": 8},   # titan-tiny: arms inside the cached prefix
     {"vocab_size": 320, "d_model": 32, "n_layers": 12, "mimo_paths": 8},  # CP after layer 5 = mid - 1: arms recomputed

@@ -24,7 +24,7 @@ from typing import Callable, Iterator, Sequence
 import torch
 from torch import Tensor
 
-from titan_eval.engine.batching import (chunks, head_logprobs, log_softmax_, logits_at, pad_right, pick_targets,
+from titan_eval.engine.batching import (HeadBuffer, chunks, head_logprobs, log_softmax_, logits_at, pad_right, pick_targets,
                                         target_logprobs)
 from titan_eval.engine.host_memory import release_free_host_memory
 from titan_eval.errors import UsageError
@@ -112,6 +112,7 @@ def _score_full_rows(
     counter: TokenCounter | None, progress: Callable[[int], None] | None,
 ) -> list[ScoreResult]:
     device = next(model.parameters()).device
+    buffer = HeadBuffer()
     unique = sorted(set(requests), key=lambda r: (-(len(r.context) + len(r.continuation)), r.context + r.continuation))
     done: dict[ScoreRequest, ScoreResult] = {}
     for batch in chunks(unique, batch_size):
@@ -124,7 +125,8 @@ def _score_full_rows(
         at_cols = [len(r.context) - 1 + j for r in batch for j in range(len(r.continuation))]
         conts = [r.continuation for r in batch]
         picked, greedy = target_logprobs(model, ids, lengths, torch.tensor(at_rows, device=device),
-                                         torch.tensor(at_cols, device=device), _targets(conts, device))
+                                         torch.tensor(at_cols, device=device), _targets(conts, device),
+                                         buffer=buffer)
         for r, res in zip(batch, _collect(picked, greedy, conts)):
             done[r] = res
         release_free_host_memory()  # a batch's freed blocks back to the OS: the peak stays one batch's
@@ -172,13 +174,14 @@ def _score_with_prefix_reuse(
     counter: TokenCounter | None, progress: Callable[[int], None] | None,
 ) -> list[ScoreResult]:
     device = next(model.parameters()).device
+    buffer = HeadBuffer()
     results: list[ScoreResult | None] = [None] * len(requests)
     for ctx_batch, ids, lengths, groups in _padded_context_batches(requests, batch_size, counter, progress, device):
         rows = torch.arange(len(ctx_batch), device=device)
         last_logits, state = logits_at(model, ids, lengths, rows, lengths - 1, want_state=True)  # last position only
         last = log_softmax_(last_logits)  # (b, V), shared by every branch of the batch
         for group in groups:
-            _score_branches(model, requests, group, last, state, results, counter, device)
+            _score_branches(model, requests, group, last, state, results, counter, device, buffer)
     return [r for r in results if r is not None]
 
 
@@ -189,6 +192,7 @@ def _score_with_prefix_cache(
     """Each request's row is (context + continuation)[:-1], as in `_score_full_rows`; the context part of the
     reusable blocks runs once per unique context. `counter` counts the context and extension tokens fed."""
     device = next(model.parameters()).device
+    buffer = HeadBuffer()
     results: list[ScoreResult | None] = [None] * len(requests)
     for ctx_batch, ids, lengths, groups in _padded_context_batches(requests, batch_size, counter, progress, device):
         cache = model.prefix_cache(ids, lengths)
@@ -203,7 +207,7 @@ def _score_with_prefix_cache(
             at_cols = [len(ctx_batch[row]) - 1 + j for (row, _), c in zip(group, conts) for j in range(len(c))]
             picked, greedy = head_logprobs(model, hidden[torch.tensor(at_rows, device=device),
                                                          torch.tensor(at_cols, device=device)],
-                                           _targets(conts, device))
+                                           _targets(conts, device), buffer)
             for (_, i), res in zip(group, _collect(picked, greedy, conts)):
                 results[i] = res
     return [r for r in results if r is not None]
@@ -211,7 +215,7 @@ def _score_with_prefix_cache(
 
 def _score_branches(
     model: LanguageModel, requests: Sequence[ScoreRequest], group: Sequence[tuple[int, int]], last: Tensor,
-    state, results: list, counter: TokenCounter | None, device: torch.device,
+    state, results: list, counter: TokenCounter | None, device: torch.device, buffer: HeadBuffer | None = None,
 ) -> None:
     """Continue the context states of `group` [(context row, request index)] over each continuation."""
     conts = [requests[i].continuation for _, i in group]
@@ -229,7 +233,8 @@ def _score_branches(
         at_cols = [t for k in longer for t in range(len(conts[k]) - 1)]
         tail_lp, tail_hit = target_logprobs(model, ids, lengths, torch.tensor(at_rows, device=device),
                                             torch.tensor(at_cols, device=device),
-                                            _targets([conts[k][1:] for k in longer], device), state.select(rows))
+                                            _targets([conts[k][1:] for k in longer], device), state.select(rows),
+                                            buffer)
     # request order: its first token (entry k of the first vectors), then its tail tokens (consecutive in the
     # tail vectors, which follow the first ones; a single-token continuation has none)
     order, tail = [], len(group)

@@ -167,8 +167,10 @@ class LanguageModel(nn.Module):
         """ids [B, L] → (the stream the head reads [B, L, d], state or None); only when `has_hidden`."""
         raise ModelError(f"architecture {self.arch!r} does not split its head; use forward()")
 
-    def head(self, hidden: Tensor) -> Tensor:
-        """Final norm and LM head, position-wise: [..., d] → logits [..., V]; only when `has_hidden`."""
+    def head(self, hidden: Tensor, out: Tensor | None = None) -> Tensor:
+        """Final norm and LM head, position-wise: [..., d] → logits [..., V]; only when `has_hidden`. With `out`
+        (2-D hidden [T, d], out [T, V] of the head's dtype) the logits are written there: the engine reuses one
+        buffer per scoring call instead of allocating (and page-faulting) a [T, V] block per batch."""
         raise ModelError(f"architecture {self.arch!r} does not split its head; use forward()")
 
     def begin_decode(self, ids: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, RecurrentState] | None:

@@ -149,9 +149,9 @@ class H64LM(LanguageModel):
         """ids [B, L] → logits [B, L, V]; real positions exact for right-padded rows."""
         return self.head(self._run(ids, full_lengths(ids, lengths), None)[0])
 
-    def head(self, hidden: Tensor) -> Tensor:
-        """Final norm and head, position-wise: [..., hidden_size] → logits [..., V]."""
-        return self.lm_head(self.model.norm(hidden))
+    def head(self, hidden: Tensor, out: Tensor | None = None) -> Tensor:
+        """Final norm and head, position-wise: [..., hidden_size] → logits [..., V] (into `out` when given)."""
+        return torch.matmul(self.model.norm(hidden), self.lm_head.weight.t(), out=out)
 
     def hidden(
         self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None

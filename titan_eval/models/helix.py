@@ -146,10 +146,10 @@ class HelixLM(LanguageModel):
         active = bool(mixers) and selective_scan_kernel(policy, on_cuda) is not None
         self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
-    def head(self, hidden: Tensor) -> Tensor:
-        """Final norm and head, position-wise: [..., d] → logits [..., V]."""
+    def head(self, hidden: Tensor, out: Tensor | None = None) -> Tensor:
+        """Final norm and head, position-wise: [..., d] → logits [..., V] (into `out` when given)."""
         weight = self.embedding.weight if self.cfg.tie_embeddings else self.lm_head.weight
-        return self.norm_out(hidden) @ weight.t()
+        return torch.matmul(self.norm_out(hidden), weight.t(), out=out)
 
     def stream_points(self) -> list[StreamPoint]:
         """embedding output; after block i = input of blocks[i+1].norm1; after the last = input of norm_out."""

@@ -157,11 +157,11 @@ class MambaLM(LanguageModel):
         active = selective_scan_kernel(policy, on_cuda) is not None
         self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
 
-    def head(self, hidden: Tensor) -> Tensor:
-        """Final norm and (tied) head, position-wise: [..., d_model] → logits [..., V]."""
+    def head(self, hidden: Tensor, out: Tensor | None = None) -> Tensor:
+        """Final norm and (tied) head, position-wise: [..., d_model] → logits [..., V] (into `out` when given)."""
         h = self.backbone.norm_f(hidden)
         weight = self.lm_head.weight if not self.cfg.tie_embeddings else self.backbone.embedding.weight
-        return h @ weight.t()
+        return torch.matmul(h, weight.t(), out=out)
 
     def stream_points(self) -> list[StreamPoint]:
         """embedding output; after layer i = input of layers[i+1].norm; after the last = input of norm_f."""

@@ -183,9 +183,10 @@ class TitanLM(LanguageModel):
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.head(self.hidden(ids, lengths)[0])
 
-    def head(self, hidden: Tensor) -> Tensor:
-        """norm_f and the untied lm_head, position-wise: [..., d] → logits [..., V]."""
-        return self.lm_head(self.norm_f(hidden))
+    def head(self, hidden: Tensor, out: Tensor | None = None) -> Tensor:
+        """norm_f and the untied, bias-free lm_head, position-wise: [..., d] → logits [..., V] (into `out` when
+        given)."""
+        return torch.matmul(self.norm_f(hidden), self.lm_head.weight.t(), out=out)
 
     def hidden(
         self, ids: Tensor, lengths: Tensor | None = None, state: RecurrentState | None = None
