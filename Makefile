@@ -25,12 +25,13 @@ demo: install
 test: install
 	$(BIN)/python -m pytest -q -n 2 -p no:cacheprovider
 
-# CI regression gate: the embedded default on a fixed subset vs the committed baseline (exit 1 on regression).
+# CI gate: the embedded default on a fixed subset vs the committed baseline; non-inferiority at a 0.03 margin
+# (`titan-eval plan`: with 200 docs and 2 metrics no margin below 0.019 can pass; 0.03 tolerates a flipped doc or two).
 GATE_ARGS = arc_easy --model titan-tiny --data-dir $(SHARED)/data --limit 200 --seed 0 --batch-size 8
 gate: install
 	rm -rf results/ci-candidate
 	$(BIN)/titan-eval run $(GATE_ARGS) --output results/ci-candidate
-	$(BIN)/titan-eval gate results/baselines/titan-tiny-arc_easy results/ci-candidate --metric acc,acc_norm --max-drop 0.01
+	$(BIN)/titan-eval gate results/baselines/titan-tiny-arc_easy results/ci-candidate --metric acc,acc_norm --max-drop 0.03 --rule non-inferiority
 
 baseline: install
 	rm -rf results/baselines/titan-tiny-arc_easy

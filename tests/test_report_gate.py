@@ -1,5 +1,6 @@
-"""`titan-eval gate` on constructed runs: exit 1 on a significant drop, 0 otherwise, 2 for runs that cannot be
-compared; Holm across the gated metrics; a deliberate score change in a copied run makes the gate fail."""
+"""`titan-eval gate` on constructed runs: both rules' decisions and printed bounds, exit 1 on failure, 0 on a pass,
+2 for runs that cannot be compared; alpha split over the gated checks; a gate that cannot pass at its n says so;
+a deliberate score change in a copied run makes the gate fail."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ import numpy as np
 import pytest
 from report_helpers import paired_acc, write_run
 from scipy import stats as sps
-from statsmodels.stats.contingency_tables import mcnemar
 
 from titan_eval.cli import app as cli_app
 from titan_eval.errors import IncomparableRunsError, UsageError
 from titan_eval.report import GateConfig, evaluate_gate, load_run
+from titan_eval.report.paired_bounds import tango_upper
 
 
 def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
@@ -42,25 +43,64 @@ def _pair(tmp_path: Path, losses: int, gains: int, n: int = 100, **cand_kwargs: 
 def test_one_directional_drop_fails_with_exit_1(tmp_path: Path) -> None:
     base, cand = _pair(tmp_path, losses=15, gains=0)
     verdict = evaluate_gate(load_run(base), load_run(cand))
-    assert not verdict.passed and all(c.regressed for c in verdict.checks)
-    p_ref = mcnemar([[45, 15], [0, 40]], exact=True).pvalue
-    assert p_ref < 0.05
-    for check in verdict.checks:
-        assert check.test == "mcnemar-exact" and check.p_value == pytest.approx(p_ref, abs=1e-15)
-        assert check.drop == pytest.approx(0.15)
+    assert not verdict.passed and all(c.failed for c in verdict.checks)
+    for check in verdict.checks:  # two metrics: each bound at alpha / 2
+        assert check.method == "tango-score" and check.alpha_check == pytest.approx(0.025)
+        assert (check.losses, check.gains, check.n) == (15, 0, 100) and check.drop == pytest.approx(0.15)
+        assert check.upper == pytest.approx(tango_upper(15, 0, 100, 0.025), abs=0)
     env = {**os.environ, "PYTHONIOENCODING": "utf-8"}
     done = subprocess.run([sys.executable, "-m", "titan_eval", "gate", str(base), str(cand)],
                           capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 1, done.stderr
-    assert "Gate failed" in done.stdout and "arc_easy/acc" in done.stderr
+    assert "Gate failed" in done.stdout and "arc_easy/acc upper bound" in done.stderr
+    assert "non-inferiority" in done.stderr and "alpha=0.05" in done.stderr
 
 
-def test_same_drop_spread_both_ways_passes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    base, cand = _pair(tmp_path, losses=8, gains=7)
+def test_issue_case_drop_above_margin_on_200_docs_fails_non_inferiority(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The case the old rule passed: 200 ARC-Easy docs, acc drop 0.015 (6 lost, 3 gained) against a 0.01 margin;
+    McNemar p = 0.51, so "drop > margin and significant" passed it. Non-inferiority fails it, bound printed."""
+    base, cand = _pair(tmp_path, losses=6, gains=3, n=200)
+    assert sps.binomtest(3, 9, 0.5).pvalue == pytest.approx(0.508, abs=1e-3)
+    verdict = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",)))
+    check = verdict.checks[0]
+    assert not verdict.passed and check.drop == pytest.approx(0.015)
+    assert check.upper == pytest.approx(tango_upper(6, 3, 200, 0.05), abs=0) and check.upper > 0.04
+    text = verdict.to_markdown()
+    assert f"| arc_easy | acc | 200 | 0.6000 | 0.5850 | +0.0150 | 6/3 | {check.upper:+.4f} | 0.01 |" in text
+    assert "non-inferiority" in text and "**fail**" in text
+    assert _main(monkeypatch, "gate", str(base), str(cand), "--metric", "acc") == 1
+    assert f"arc_easy/acc upper bound {check.upper:+.4f} ≥ margin 0.01" in capsys.readouterr().err
+    # the same data under `regression`: the drop is not shown to exceed the margin (lower bound below it)
+    regression = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",), rule="regression"))
+    assert regression.passed and regression.checks[0].lower < 0.01
+
+
+def test_a_gate_that_cannot_pass_at_its_n_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """Identical runs of 100 docs, two metrics: even with no changed document the upper bound is
+    z²/(n + z²) = 1.96²/(100 + 1.96²) = 0.037 > 0.01, so the gate names the n that could pass: 381."""
+    base, cand = _pair(tmp_path, losses=0, gains=0, n=100)
     verdict = evaluate_gate(load_run(base), load_run(cand))
-    assert verdict.passed
-    assert verdict.checks[0].p_value == pytest.approx(sps.binomtest(7, 15, 0.5).pvalue)
+    z = float(sps.norm.ppf(1 - 0.025))
+    for check in verdict.checks:
+        assert check.failed and check.upper == pytest.approx(z * z / (100 + z * z), rel=1e-9)
+        assert check.needs_n == int(np.floor(z * z * 0.99 / 0.01)) + 1 == 381
+    assert "cannot pass at n = 100 whatever the candidate does" in verdict.to_markdown()
+    assert _main(monkeypatch, "gate", str(base), str(cand)) == 1
+    assert "needs n >= 381" in capsys.readouterr().err
+    big_base, big_cand = _pair(tmp_path / "big", losses=0, gains=0, n=381)
+    assert evaluate_gate(load_run(big_base), load_run(big_cand)).passed
+
+
+def test_same_drop_spread_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """8 lost / 7 gained of 2,000: no drop to speak of; non-inferiority at 0.01 passes (U ≈ 0.004)."""
+    base, cand = _pair(tmp_path, losses=8, gains=7, n=2000)
+    verdict = evaluate_gate(load_run(base), load_run(cand))
+    assert verdict.passed and all(c.upper < 0.01 for c in verdict.checks)
     assert _main(monkeypatch, "gate", str(base), str(cand)) == 0
+    assert _main(monkeypatch, "gate", str(base), str(cand), "--rule", "regression") == 0
 
 
 def test_data_fingerprint_mismatch_exits_2(
@@ -97,27 +137,32 @@ def test_different_scored_documents_are_incomparable(tmp_path: Path) -> None:
         evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",)))
 
 
-def test_both_conditions_are_needed(tmp_path: Path) -> None:
-    # a large drop on few documents is not significant: 3 of 20 lost, p = 0.25
-    base, cand = _pair(tmp_path / "small", losses=3, gains=0, n=20)
-    verdict = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",)))
-    assert verdict.passed and verdict.checks[0].drop == pytest.approx(0.15) and verdict.checks[0].p_value > 0.05
-    # a significant drop within max_drop is tolerated: 80 lost / 20 gained of 10,000
+def test_the_rules_put_the_burden_of_proof_on_opposite_sides(tmp_path: Path) -> None:
+    acc = GateConfig(metrics=("acc",))
+    # a large drop on few documents: not shown to exceed the margin (regression passes), not shown to stay
+    # within it either (non-inferiority fails)
+    base, cand = _pair(tmp_path / "small", losses=2, gains=0, n=20)
+    assert evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",), rule="regression")).passed
+    assert not evaluate_gate(load_run(base), load_run(cand), acc).passed
+    # a clear drop within the margin on many documents: 80 lost / 20 gained of 10,000 (drop 0.006)
     base, cand = _pair(tmp_path / "big", losses=80, gains=20, n=10_000)
-    verdict = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",)))
-    check = verdict.checks[0]
-    assert verdict.passed and check.p_holm < 1e-6 and check.drop == pytest.approx(0.006)
-    tight = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",), max_drop=0.005))
-    assert not tight.passed
+    check = evaluate_gate(load_run(base), load_run(cand), acc).checks[0]
+    assert not check.failed and 0.006 < check.upper < 0.01 and check.drop == pytest.approx(0.006)
+    assert evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",), max_drop=0.005)).checks[0].failed
+    tight = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",), max_drop=0.003,
+                                                                      rule="regression"))
+    assert tight.checks[0].failed and tight.checks[0].lower > 0.003
 
 
-def test_holm_applies_across_gated_metrics(tmp_path: Path) -> None:
-    base, cand = _pair(tmp_path, losses=6, gains=0)  # raw p = 2 / 2**6 = 0.03125 for each metric
+def test_alpha_is_split_over_the_gated_checks(tmp_path: Path) -> None:
+    base, cand = _pair(tmp_path, losses=6, gains=2, n=1000)
     one = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc",)))
     two = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("acc", "acc_norm")))
-    assert one.checks[0].p_value == pytest.approx(0.03125)
-    assert not one.passed
-    assert [c.p_holm for c in two.checks] == pytest.approx([0.0625, 0.0625]) and two.passed
+    assert one.checks[0].alpha_check == 0.05 and [c.alpha_check for c in two.checks] == [0.025, 0.025]
+    assert one.checks[0].upper == pytest.approx(tango_upper(6, 2, 1000, 0.05), abs=0)
+    assert all(c.upper == pytest.approx(tango_upper(6, 2, 1000, 0.025), abs=0) for c in two.checks)
+    assert two.checks[0].upper > one.checks[0].upper
+    assert "split over 2 checks (Bonferroni" in two.to_markdown()
 
 
 def test_lower_is_better_and_continuous_metrics(tmp_path: Path) -> None:
@@ -129,9 +174,12 @@ def test_lower_is_better_and_continuous_metrics(tmp_path: Path) -> None:
     cand = write_run(tmp_path / "b", {"t": {"loss": list(worse)}}, higher_is_better=hib)
     verdict = evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("loss",)))
     check = verdict.checks[0]
-    assert check.test == "paired-bootstrap" and check.drop == pytest.approx(float(np.mean(worse - loss)))
-    assert not verdict.passed
-    assert evaluate_gate(load_run(cand), load_run(base), GateConfig(metrics=("loss",))).passed
+    assert check.method == "paired-bootstrap" and check.drop == pytest.approx(float(np.mean(worse - loss)))
+    assert not verdict.passed and check.lower > 0.09  # the loss rose by ≈ 0.1 ± 0.05/√200
+    better = evaluate_gate(load_run(cand), load_run(base), GateConfig(metrics=("loss",)))
+    assert better.passed and better.checks[0].upper < -0.09
+    assert not evaluate_gate(load_run(base), load_run(cand), GateConfig(metrics=("loss",), rule="regression",
+                                                                        max_drop=0.05)).passed
 
 
 def test_deliberate_score_change_fails_the_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -142,7 +190,8 @@ def test_deliberate_score_change_fails_the_gate(tmp_path: Path, monkeypatch: pyt
     candidate = tmp_path / "candidate"
     shutil.copytree(baseline, candidate)
     verdict_file = tmp_path / "gate-verdict.md"
-    assert _main(monkeypatch, "gate", str(baseline), str(candidate), "--verdict-file", str(verdict_file)) == 0
+    gate = ["gate", str(baseline), str(candidate), "--max-drop", "0.02", "--verdict-file", str(verdict_file)]
+    assert _main(monkeypatch, *gate) == 0
     assert "Gate passed" in verdict_file.read_text()
     lines = [json.loads(x) for x in (candidate / "samples.jsonl").read_text().splitlines()]
     flipped = 0
@@ -151,10 +200,10 @@ def test_deliberate_score_change_fails_the_gate(tmp_path: Path, monkeypatch: pyt
             line["acc"] = 0.0
             flipped += 1
     (candidate / "samples.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
-    assert _main(monkeypatch, "gate", str(baseline), str(candidate), "--verdict-file", str(verdict_file)) == 1
+    assert _main(monkeypatch, *gate) == 1
     text = verdict_file.read_text()
-    assert "Gate failed" in text and "| arc_easy | acc | 200 |" in text and "**regressed**" in text
-    assert _main(monkeypatch, "gate", str(baseline), str(candidate), "--metric", "acc_norm") == 0
+    assert "Gate failed" in text and "| arc_easy | acc | 200 |" in text and "**fail**" in text
+    assert _main(monkeypatch, *gate, "--metric", "acc_norm") == 0
 
 
 def test_bad_gate_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -163,4 +212,7 @@ def test_bad_gate_arguments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         GateConfig(max_drop=-0.1)
     assert _main(monkeypatch, "gate", str(base), str(cand), "--alpha", "2") == 2
     assert _main(monkeypatch, "gate", str(base), str(cand), "--metric", " , ") == 2
+    assert _main(monkeypatch, "gate", str(base), str(cand), "--rule", "lenient") == 2
+    with pytest.raises(UsageError, match="unknown gate rule"):
+        GateConfig(rule="lenient")
     assert _main(monkeypatch, "gate", str(base), str(tmp_path / "missing")) == 2

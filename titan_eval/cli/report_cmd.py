@@ -69,20 +69,32 @@ def _emit(text: str, verdict_file: Path | None) -> None:
         verdict_file.write_text(text, encoding="utf-8")
 
 
+class GateRule(str, enum.Enum):
+    non_inferiority = "non-inferiority"
+    regression = "regression"
+
+
+RuleOpt = Annotated[GateRule, typer.Option(
+    help="non-inferiority: pass only when the drop's upper bound < --max-drop; regression: fail only when its lower "
+         "bound > --max-drop.")]
+
+
 def gate(
     baseline: RunArg,
     candidate: RunArg,
     metric: MetricOpt = "acc,acc_norm",
     max_drop: MaxDropOpt = 0.01,
-    alpha: Annotated[float, typer.Option(help="Level for the Holm-adjusted paired tests.")] = 0.05,
+    rule: RuleOpt = GateRule.non_inferiority,
+    alpha: Annotated[float, typer.Option(help="Error rate of the gate, split over its checks.")] = 0.05,
     tasks: TasksOpt = None,
     verdict_file: VerdictOpt = None,
 ) -> None:
-    """Exit 1 if the candidate drops by more than --max-drop with p_holm < --alpha; 2 if the runs are not comparable."""
+    """Exit 0 pass, 1 fail (under --rule, at --alpha), 2 not comparable; prints the bounds and the verdict."""
     from titan_eval.report import GateConfig, evaluate_gate, load_run
-    from titan_eval.report.gate import incomparable_markdown
+    from titan_eval.report.gate_verdict import incomparable_markdown
 
-    config = GateConfig(metrics=_split(metric) or (), max_drop=max_drop, alpha=alpha, tasks=_split(tasks))
+    config = GateConfig(metrics=_split(metric) or (), max_drop=max_drop, alpha=alpha, rule=rule.value,
+                        tasks=_split(tasks))
     base_run, cand_run = load_run(baseline), load_run(candidate)
     try:
         verdict = evaluate_gate(base_run, cand_run, config)
@@ -98,3 +110,6 @@ def register(app: typer.Typer) -> None:
     """Add `compare` and `gate` to the app."""
     app.command("compare")(exits_on_error(compare))
     app.command("gate")(exits_on_error(gate))
+    from titan_eval.cli.plan_cmd import plan
+
+    app.command("plan")(exits_on_error(plan))

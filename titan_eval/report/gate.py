@@ -1,46 +1,56 @@
-"""The CI regression gate: does a candidate run score significantly worse than a baseline run?
+"""The CI gate: a test with a stated burden of proof on the paired drop of each gated metric (docs/gates.md).
 
-Rule. For every gated (key, metric) the gate pairs the two runs' per-document values (`stats.paired_test`: exact
-McNemar for 0/1 metrics, seeded paired bootstrap otherwise) and computes drop = baseline − candidate (candidate −
-baseline for a metric whose `higher_is_better` is false). Holm's adjustment runs across all gated (key, metric)
-checks, since one verdict rests on all of them. A check regresses when
+For every gated (key, metric) the two runs' per-document values are paired and the drop θ = baseline − candidate is
+bounded (candidate − baseline for a metric whose `higher_is_better` is false), one-sided, at α/m for m checks
+(Bonferroni: all printed bounds hold together with probability ≥ 1 − α). Bounds (`paired_bounds`): Tango's score
+bound for 0/1 metrics, the seeded paired bootstrap for other metrics, a Wald bound with the cluster-robust SE when
+the key declares a cluster key.
 
-    drop > max_drop   and   p_holm < alpha
-
-and the gate fails when any check regresses. Both conditions matter: a large drop on few documents is noise, a
-significant drop smaller than `max_drop` is tolerated.
+Rules (`GateConfig.rule`):
+    non-inferiority  a check passes only when its upper bound U < max_drop: the candidate must show it lost less
+                     than the margin. If its true drop is max_drop or more, a check passes with probability ≤ α/m,
+                     so the gate passes such a candidate with probability ≤ α.
+    regression       a check fails only when its lower bound L > max_drop: the candidate is shown to have lost more
+                     than the margin. A candidate whose true drops are all ≤ max_drop fails with probability ≤ α.
+The gate fails when any check fails. Under non-inferiority a 0/1 check whose best possible bound (no changed
+document: z²/(n + z²)) is not below the margin cannot pass at this n whatever the candidate does; the verdict says so
+and names the n that could.
 
 Comparability (IncomparableRunsError, exit 2): both runs complete; for every gated key identical `data_sha256`,
 `prompt_sha256`, `mode`, `scorer` and `doc_ids_sha256`, and the same scored doc_ids in samples.jsonl; every gated
 key and metric present in both runs.
 
 Glossary:
-    max_drop   largest tolerated fall of a metric (absolute, in the metric's units: 0.01 = one accuracy point)
-    alpha      test level for the Holm-adjusted p-values
+    max_drop   the margin: largest tolerated fall of a metric (absolute, metric units: 0.01 = one accuracy point)
+    alpha      the gate's error rate (passing an inferior candidate / failing a sound one), split over the checks
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from titan_eval.errors import IncomparableRunsError, UsageError
+from titan_eval.report.paired_bounds import (best_case_upper, bootstrap_drop_bounds, n_to_pass_at_all, tango_lower,
+                                             tango_upper)
+from titan_eval.report.planning import RULES, PlanSetting, binary_n
 from titan_eval.report.runs import StoredRun, incomparable_reasons
-from titan_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, holm, paired_test
+from titan_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, is_binary
 
-_EPS = 1e-12  # a drop equal to max_drop (up to float rounding of the means) is not "more than" max_drop
+NON_INFERIORITY, REGRESSION = RULES
+PLANNED_POWER = 0.8  # the power a "needs n" note plans for
 
 
 @dataclass(frozen=True)
 class GateConfig:
-    """metrics/tasks: what is gated (tasks None: every key of the baseline)."""
+    """metrics/tasks: what is gated (tasks None: every key of the baseline); rule: see the module docstring."""
 
     metrics: tuple[str, ...] = ("acc", "acc_norm")
     max_drop: float = 0.01
     alpha: float = 0.05
+    rule: str = NON_INFERIORITY
     tasks: tuple[str, ...] | None = None
     n_resamples: int = DEFAULT_RESAMPLES
     seed: int = DEFAULT_SEED
@@ -52,11 +62,18 @@ class GateConfig:
             raise UsageError(f"max_drop must be non-negative, got {self.max_drop}")
         if not 0.0 < self.alpha < 1.0:
             raise UsageError(f"alpha must lie in (0, 1), got {self.alpha}")
+        if self.rule not in RULES:
+            raise UsageError(f"unknown gate rule {self.rule!r}; known: {', '.join(RULES)}")
 
 
 @dataclass(frozen=True)
 class GateCheck:
-    """One gated (key, metric): means over the n shared documents, the drop, raw and Holm p, and the decision."""
+    """One gated (key, metric) over its n paired documents.
+
+    drop: baseline − candidate in the metric's better direction; lower/upper: its one-sided bounds at `alpha_check`
+    (only the rule's side decides); losses/gains: b/c for 0/1 metrics; needs_n: under non-inferiority, the n at
+    which the check could pass at all when this n cannot; planned_n: the n for 80% power at the observed
+    discordance and a true drop of 0 (0/1 metrics, non-inferiority)."""
 
     key: str
     metric: str
@@ -64,10 +81,19 @@ class GateCheck:
     baseline: float
     candidate: float
     drop: float
-    p_value: float
-    p_holm: float
-    test: str
-    regressed: bool
+    lower: float
+    upper: float
+    alpha_check: float
+    method: str
+    failed: bool
+    losses: int | None = None
+    gains: int | None = None
+    needs_n: int | None = None
+    planned_n: int | None = None
+
+    @property
+    def discordance(self) -> float | None:
+        return None if self.losses is None or self.gains is None else (self.losses + self.gains) / self.n
 
 
 @dataclass(frozen=True)
@@ -79,35 +105,18 @@ class GateVerdict:
 
     @property
     def passed(self) -> bool:
-        return not any(c.regressed for c in self.checks)
+        return not any(c.failed for c in self.checks)
 
     def summary(self) -> str:
         """One line for the error message / CI log."""
-        bad = [f"{c.key}/{c.metric} −{c.drop:.4f} (p_holm={c.p_holm:.3g})" for c in self.checks if c.regressed]
-        if not bad:
-            return f"gate passed: {len(self.checks)} checks, no significant drop > {self.config.max_drop}"
-        return f"gate failed: {self.candidate} regressed on {', '.join(bad)}"
+        from titan_eval.report.gate_verdict import summary_line
+
+        return summary_line(self)
 
     def to_markdown(self) -> str:
-        c = self.config
-        head = "✅ **Gate passed**" if self.passed else "❌ **Gate failed: significant regression**"
-        lines = [
-            f"### titan-eval gate: {head}", "",
-            f"Candidate `{self.candidate}` vs baseline `{self.baseline}`. A check fails when the drop exceeds "
-            f"{c.max_drop} and the Holm-adjusted p (across the {len(self.checks)} checks) is below {c.alpha}.", "",
-            "| task | metric | n | baseline | candidate | drop | test | p | p_holm | result |",
-            "|---|---|---:|---:|---:|---:|---|---:|---:|---|",
-        ]
-        for k in self.checks:
-            lines.append(f"| {k.key} | {k.metric} | {k.n} | {k.baseline:.4f} | {k.candidate:.4f} | {k.drop:+.4f} | "
-                         f"{k.test} | {k.p_value:.3g} | {k.p_holm:.3g} | {'**regressed**' if k.regressed else 'ok'} |")
-        return "\n".join(lines) + "\n"
+        from titan_eval.report.gate_verdict import verdict_markdown
 
-
-def incomparable_markdown(baseline: str, candidate: str, reason: str) -> str:
-    """The verdict text when the gate cannot run (exit 2)."""
-    return (f"### titan-eval gate: ⚠️ **Runs not comparable**\n\nCandidate `{candidate}` vs baseline `{baseline}`: "
-            f"{reason}\n")
+        return verdict_markdown(self)
 
 
 def _gated_keys(baseline: StoredRun, candidate: StoredRun, tasks: Sequence[str] | None) -> list[str]:
@@ -139,10 +148,43 @@ def check_comparable(baseline: StoredRun, candidate: StoredRun, keys: Sequence[s
                 raise IncomparableRunsError(f"{key}: metric {metric!r} missing in {', '.join(missing)}")
 
 
+def _binary_check(key: str, metric: str, base: np.ndarray, cand: np.ndarray, higher_better: bool,
+                  config: GateConfig, alpha_check: float) -> GateCheck:
+    """A 0/1 metric: Tango's score bounds from the losses b and gains c (in the better direction)."""
+    worse = (base > cand) if higher_better else (cand > base)
+    better = (cand > base) if higher_better else (base > cand)
+    b, c, n = int(np.count_nonzero(worse)), int(np.count_nonzero(better)), int(base.size)
+    lower, upper = tango_lower(b, c, n, alpha_check), tango_upper(b, c, n, alpha_check)
+    needs_n = planned_n = None
+    if config.rule == NON_INFERIORITY and 0.0 < config.max_drop < 1.0:
+        if best_case_upper(n, alpha_check) >= config.max_drop:
+            needs_n = n_to_pass_at_all(config.max_drop, alpha_check)
+        planned_n = binary_n((b + c) / n, PlanSetting(config.max_drop, 0.0, alpha_check, PLANNED_POWER))
+    failed = _fails(config, lower, upper)
+    return GateCheck(key, metric, n, float(base.mean()), float(cand.mean()), (b - c) / n, lower, upper, alpha_check,
+                     "tango-score", failed, b, c, needs_n, planned_n)
+
+
+def _continuous_check(key: str, metric: str, base: np.ndarray, cand: np.ndarray, higher_better: bool,
+                      config: GateConfig, alpha_check: float) -> GateCheck:
+    """Any other metric: one-sided percentile bounds of the seeded paired bootstrap of the mean drop."""
+    drops = (base - cand) if higher_better else (cand - base)
+    lower, upper = bootstrap_drop_bounds(drops, alpha_check, config.n_resamples, config.seed)
+    return GateCheck(key, metric, int(base.size), float(base.mean()), float(cand.mean()), float(drops.mean()) + 0.0,
+                     lower, upper, alpha_check, "paired-bootstrap", _fails(config, lower, upper))
+
+
+def _fails(config: GateConfig, lower: float, upper: float) -> bool:
+    if config.rule == NON_INFERIORITY:
+        return not upper < config.max_drop
+    return lower > config.max_drop
+
+
 def evaluate_gate(baseline: StoredRun, candidate: StoredRun, config: GateConfig = GateConfig()) -> GateVerdict:
     """Gate `candidate` against `baseline`; IncomparableRunsError when they cannot be compared."""
     keys = _gated_keys(baseline, candidate, config.tasks)
     check_comparable(baseline, candidate, keys, config.metrics)
+    alpha_check = config.alpha / (len(keys) * len(config.metrics))
     checks: list[GateCheck] = []
     for key in keys:
         for metric in config.metrics:
@@ -152,11 +194,8 @@ def evaluate_gate(baseline: StoredRun, candidate: StoredRun, config: GateConfig 
                 raise IncomparableRunsError(f"{key}: no scored documents to gate")
             base = np.array([base_vals[d] for d in docs])
             cand = np.array([cand_vals[d] for d in docs])
-            t = paired_test(base, cand, alpha=config.alpha, n_resamples=config.n_resamples, seed=config.seed)
-            drop = (-t.delta if baseline.higher_better(key, metric) else t.delta) + 0.0  # + 0.0: no -0.0
-            checks.append(GateCheck(key, metric, t.n, float(base.mean()), float(cand.mean()), drop, t.p_value,
-                                    t.p_value, t.test, False))
-    adjusted = holm([c.p_value for c in checks])
-    final = tuple(dataclasses.replace(c, p_holm=p, regressed=c.drop > config.max_drop + _EPS and p < config.alpha)
-                  for c, p in zip(checks, adjusted))
-    return GateVerdict(baseline.label, candidate.label, final, config)
+            higher = baseline.higher_better(key, metric)
+            build = _binary_check if is_binary(base) and is_binary(cand) else _continuous_check
+            checks.append(build(key, metric, base, cand, higher, config, alpha_check))
+    return GateVerdict(baseline.label, candidate.label, tuple(checks), config)
+
