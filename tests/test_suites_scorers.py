@@ -93,7 +93,12 @@ def test_reasoning85_suite_has_the_original_structure() -> None:
                 asked = words(it.prompt)
                 assert any(w and not set(w) <= set(asked) for w in (words(a) for a in it.answers)), it.id
     for line in path.read_text().splitlines():
-        assert set(json.loads(line)) == {"id", "category", "prompt", "answers", "scored", "scorer", "notes"}
+        fields = set(json.loads(line)) - {"cluster"}  # optional: a paraphrase names its original's id
+        assert fields == {"id", "category", "prompt", "answers", "scored", "scorer", "notes"}
+    ids = {i.id for i in items}
+    assert {i.id: i.cluster for i in items if i.cluster} == {"cons-01": "geo-01", "cons-02": "math-01",
+                                                            "cons-03": "yn-04"}
+    assert all(i.cluster in ids and f"paraphrase of {i.cluster}" == i.notes for i in items if i.cluster)
 
 
 def test_bad_suite_lines_name_the_line(tmp_path) -> None:

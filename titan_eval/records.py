@@ -8,6 +8,9 @@ Glossary:
                suite's group key (`reasoning85:arithmetic`)
     metrics    lm-eval-style values of one key: `"<metric>,none"` and `"<metric>_stderr,none"` (plus `alias`)
     per_doc    metric → the per-document values the mean was taken over, in samples order (for the 95% CI)
+    cluster    the group a document shares with documents it is not independent of (same video, paraphrase twin);
+               a key's `cluster_key` names the document field it comes from (docs/gates.md "Clustered standard
+               errors"); its CIs are then cluster-robust
 """
 
 from __future__ import annotations
@@ -72,11 +75,19 @@ class TaskResult:
     version: Any = None
     config: Mapping[str, Any] = field(default_factory=dict)
     """lm-eval's resolved task config (lm-eval tasks only)."""
+    cluster_key: str | None = None
+    """The document field the task declares as its cluster key (None: documents independent). Stored as
+    `titan_eval.tasks[key].cluster_key`; optional, so older runs without it still load."""
+    clusters: Sequence[str] | None = field(default=None, repr=False)
+    """Per-document cluster labels aligned with every `per_doc` list (not stored: samples.jsonl holds them)."""
 
     def task_entry(self) -> dict[str, Any]:
-        """This key's `titan_eval.tasks[key]` entry: fingerprint, meta, and the 95% CI of every metric."""
+        """This key's `titan_eval.tasks[key]` entry: fingerprint, cluster key, meta, and the 95% CI of every metric
+        (cluster-robust when the key has clusters)."""
         entry = {**self.fingerprint.to_dict(), **dict(self.meta)}
-        cis = confidence_intervals(self.per_doc)
+        if self.cluster_key is not None:
+            entry["cluster_key"] = self.cluster_key
+        cis = confidence_intervals(self.per_doc, clusters=self.clusters if self.cluster_key is not None else None)
         if cis:
             entry["ci95"] = cis
         return entry
@@ -91,19 +102,30 @@ class TaskOutput:
     seconds: float = 0.0
 
 
-def confidence_intervals(per_doc: Mapping[str, Sequence[float]], alpha: float = 0.05) -> dict[str, dict[str, Any]]:
+def confidence_intervals(per_doc: Mapping[str, Sequence[float]], alpha: float = 0.05,
+                         clusters: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     """metric → {low, high, method}: the interval `compare` reports for the same values (Wilson for 0/1 values,
-    normal otherwise; `titan_eval.report.stats.estimate`). Metrics without values are skipped."""
-    from titan_eval.report.stats import estimate
+    normal otherwise; `titan_eval.report.stats.estimate`). Metrics without values are skipped.
+
+    With `clusters` (labels aligned with each metric's values) that group some documents together, the interval is
+    the cluster-robust one (`titan_eval.report.clustered.robust_estimate`: method "cluster-normal", or
+    "cluster-wilson" for 0/1 values that all agree) and the entry adds `se` (the CR1 standard error) and `clusters`
+    (G)."""
+    from titan_eval.report.clustered import robust_estimate
 
     out: dict[str, dict[str, Any]] = {}
     for metric, values in per_doc.items():
-        finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
-        if not finite:
+        if clusters is not None and len(clusters) != len(values):
+            raise ValueError(f"{metric}: {len(values)} values but {len(clusters)} cluster labels")
+        keep = [i for i, v in enumerate(values) if v is not None and math.isfinite(float(v))]
+        if not keep:
             continue
-        est = estimate(finite, alpha)
+        finite = [float(values[i]) for i in keep]
+        est = robust_estimate(finite, None if clusters is None else [clusters[i] for i in keep], alpha)
         if math.isfinite(est.ci_low) and math.isfinite(est.ci_high):
             out[metric] = {"low": est.ci_low, "high": est.ci_high, "method": est.method}
+            if est.clusters is not None:
+                out[metric].update(se=est.se, clusters=est.clusters)
     return out
 
 
@@ -174,11 +196,16 @@ class RunRecord:
             except DataError as err:
                 raise DataError(f"{where}: titan_eval.tasks[{key!r}]: {err}") from err
             n = counts.get("effective")
-            meta = {k: v for k, v in entry.items() if k not in FINGERPRINT_FIELDS}
+            cluster_key = entry.get("cluster_key")
+            if cluster_key is not None and not isinstance(cluster_key, str):
+                raise DataError(f"{where}: titan_eval.tasks[{key!r}].cluster_key must be a string, got "
+                                f"{type(cluster_key).__name__}")
+            meta = {k: v for k, v in entry.items() if k not in FINGERPRINT_FIELDS and k != "cluster_key"}
             out.append(TaskResult(
                 key=str(key), metrics=metrics, n=n if isinstance(n, int) else 0, fingerprint=fingerprint,
                 n_original=counts.get("original") if isinstance(counts.get("original"), int) else None,
-                higher_is_better=_mapping(better.get(key), f"{where}: higher_is_better[{key!r}]"), meta=meta))
+                higher_is_better=_mapping(better.get(key), f"{where}: higher_is_better[{key!r}]"), meta=meta,
+                cluster_key=cluster_key))
         known = {f.name for f in fields(cls)} | {"tasks"}
         run_id = section.get("run_id")
         return cls(

@@ -6,6 +6,8 @@ Glossary:
     fingerprint  the per-key `data_sha256`, `prompt_sha256`, `doc_ids_sha256`, `mode` and `scorer` in
                  `run.json["titan_eval"]["tasks"][key]`
     metric       a per-document number in a samples line (`acc`, `acc_norm`, ...), averaged into `run.json` results
+    cluster      the group of documents a document is not independent of (`titan_eval.tasks[key].cluster_key` names
+                 the task's field; a samples line's `cluster` holds the value when it differs from str(doc_id))
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ class StoredRun:
     """One stored run, read once.
 
     `samples[key][doc_id]` is the parsed samples line; `lines[(key, doc_id)]` its 1-based line number, so errors
-    about a value can name the line.
+    about a value can name the line. `cluster_keys[key]` is the cluster key the run declared for `key` (keys
+    without one are absent; runs written before cluster keys existed have none).
     """
 
     path: Path
@@ -45,6 +48,7 @@ class StoredRun:
     higher_is_better: Mapping[str, Mapping[str, bool]]
     samples: Mapping[str, Mapping[DocId, Mapping[str, Any]]]
     lines: Mapping[tuple[str, DocId], int] = field(repr=False)
+    cluster_keys: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def samples_path(self) -> Path:
@@ -82,6 +86,22 @@ class StoredRun:
     def groups(self, key: str, field_name: str) -> dict[DocId, str]:
         """Per-document group label from a per-sample field (e.g. `category`); documents without it are left out."""
         return {d: str(s[field_name]) for d, s in self.samples.get(key, {}).items() if s.get(field_name) is not None}
+
+    def clusters(self, key: str) -> dict[DocId, str] | None:
+        """{doc_id: cluster label} for every document of `key` when the run declared a cluster key for it, else None.
+
+        A line's label is its `cluster` field, or str(doc_id) when it has none (the writer omits the field when the
+        document is its own cluster). DataError (file:line) for a `cluster` that is not a string."""
+        if key not in self.cluster_keys:
+            return None
+        out: dict[DocId, str] = {}
+        for doc_id, sample in self.samples.get(key, {}).items():
+            label = sample.get("cluster", str(doc_id))
+            if not isinstance(label, str):
+                line = self.lines[(key, doc_id)]
+                raise DataError(f"{self.samples_path}:{line}: {key} doc {doc_id!r}: 'cluster' must be a string")
+            out[doc_id] = label
+        return out
 
     def higher_better(self, key: str, metric: str) -> bool:
         """Direction of a metric from `higher_is_better` (true when not recorded: accuracies)."""
@@ -155,6 +175,7 @@ def load_run(ref: str | Path) -> StoredRun:
         higher_is_better={r.key: r.higher_is_better for r in record.results},
         samples=samples,
         lines=lines,
+        cluster_keys={r.key: r.cluster_key for r in record.results if r.cluster_key},
     )
 
 

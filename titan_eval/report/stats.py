@@ -5,12 +5,19 @@ Intervals (all 95% by default, `alpha=0.05`):
     one run, other metric     normal interval  mean ± z·s/√n  (s with ddof=1; z = Φ⁻¹(1 − α/2))
     paired delta, 0/1 metric  normal interval for the mean paired difference  d̄ ± z·s_d/√n
     paired delta, other       percentile interval of the seeded paired bootstrap of d̄
+    clustered keys            cluster-robust (CR1) Wald intervals and tests: `titan_eval.report.clustered`
 Tests (two-sided):
     0/1 metric                exact McNemar: the discordant pairs are Binomial(b + c, ½) under H0; p from
                               `scipy.stats.binomtest`
     other metric              seeded paired bootstrap: p = 2·min(P*(d̄* ≤ 0), P*(d̄* ≥ 0)) with the +1 correction,
                               so p < α exactly when the percentile interval excludes 0
 Multiplicity: Holm step-down adjustment (statsmodels `multipletests(method="holm")`).
+Minimum detectable effect of a paired delta (two-sided test at α, power 1 − β, normal approximation; Miller 2024,
+arXiv:2411.00640, §"Power analysis"; Connor 1987, Biometrics 43:207–211, for paired proportions):
+    MDE = (z_{1−α/2} + z_{1−β}) · s_d/√n = (z_{1−α/2} + z_{1−β}) · SE(d̄)
+    with s_d the SD of the paired differences, ddof 1 (the SE the delta's normal interval uses); for 0/1 metrics
+    s_d² = n/(n−1) · (ψ − Δ²), ψ the discordance rate (b + c)/n and Δ = (c − b)/n (Connor's ψ − Δ² with the
+    ddof-1 factor); on a clustered key SE(d̄) is the cluster-robust SE, i.e. s_d = SE_CR1·√n.
 
 Glossary:
     base, cand   per-document values of the baseline and the candidate, aligned on shared doc_ids, shape [n]
@@ -33,6 +40,7 @@ from titan_eval.errors import UsageError
 
 DEFAULT_RESAMPLES = 10_000
 DEFAULT_SEED = 0
+DEFAULT_POWER = 0.8
 _BOOTSTRAP_CELLS = 2_000_000  # resample-matrix entries drawn per chunk (bounds memory for large n)
 
 
@@ -45,13 +53,19 @@ class Estimate:
     ci_high: float
     n: int
     method: str
+    se: float | None = None
+    """Standard error of the mean when the interval rests on one (set for "cluster-normal")."""
+    clusters: int | None = None
+    """G, the number of clusters, for a cluster-robust interval (None: documents independent)."""
 
 
 @dataclass(frozen=True)
 class PairedTest:
     """Candidate − baseline over n paired documents.
 
-    `test` is "mcnemar-exact" or "paired-bootstrap"; `losses`/`gains` are b/c for McNemar (None otherwise).
+    `test` is "mcnemar-exact", "paired-bootstrap" or "cluster-wald"; `losses`/`gains` are b/c for 0/1 metrics
+    (None otherwise); `se` is SE(d̄) (s_d/√n with ddof 1, or the cluster-robust SE), the basis of the MDE;
+    `clusters` is G for a cluster-robust test.
     """
 
     n: int
@@ -62,6 +76,8 @@ class PairedTest:
     test: str
     losses: int | None = None
     gains: int | None = None
+    se: float | None = None
+    clusters: int | None = None
 
 
 def is_binary(values: np.ndarray) -> bool:
@@ -117,6 +133,30 @@ def mcnemar_exact(losses: int, gains: int) -> float:
     from scipy import stats as sps
 
     return float(sps.binomtest(gains, losses + gains, 0.5, alternative="two-sided").pvalue)
+
+
+def mcnemar_losses_gains(d: np.ndarray) -> tuple[int, int]:
+    """(b, c): the documents a 0/1 candidate lost (d = −1) and gained (d = +1); d [n] = cand − base."""
+    return int(np.count_nonzero(d < 0)), int(np.count_nonzero(d > 0))
+
+
+def paired_se(d: np.ndarray) -> float:
+    """SE(d̄) = s_d/√n with s_d the SD of the paired differences d [n] (ddof 1); nan when n < 2."""
+    d = np.asarray(d, dtype=np.float64)
+    if d.size < 2:
+        return math.nan
+    return float(d.std(ddof=1)) / math.sqrt(d.size)
+
+
+def minimum_detectable_effect(se: float | None, alpha: float = 0.05, power: float = DEFAULT_POWER) -> float:
+    """MDE = (z_{1−α/2} + z_{power}) · SE: the smallest true |Δ| a two-sided level-α test with this standard error
+    detects with probability `power` (normal approximation). nan when the SE is unknown (None or nan)."""
+    if not 0.0 < power < 1.0:
+        raise UsageError(f"power must lie in (0, 1), got {power}")
+    z_alpha = _z(alpha)
+    if se is None or math.isnan(se):
+        return math.nan
+    return (z_alpha + NormalDist().inv_cdf(power)) * se
 
 
 def _normal_delta_ci(d: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -176,13 +216,14 @@ def paired_test(
                          f"{cand.shape}")
     d = cand - base
     delta = float(d.mean())
+    se = paired_se(d)
     if is_binary(base) and is_binary(cand):
-        losses = int(np.count_nonzero(d < 0))
-        gains = int(np.count_nonzero(d > 0))
+        losses, gains = mcnemar_losses_gains(d)
         low, high = _normal_delta_ci(d, alpha)
-        return PairedTest(base.size, delta, low, high, mcnemar_exact(losses, gains), "mcnemar-exact", losses, gains)
+        return PairedTest(base.size, delta, low, high, mcnemar_exact(losses, gains), "mcnemar-exact", losses, gains,
+                          se=se)
     low, high, p = paired_bootstrap(d, n_resamples=n_resamples, seed=seed, alpha=alpha)
-    return PairedTest(base.size, delta, low, high, p, "paired-bootstrap")
+    return PairedTest(base.size, delta, low, high, p, "paired-bootstrap", se=se)
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

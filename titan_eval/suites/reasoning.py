@@ -11,7 +11,9 @@ Result keys (the run table prints one block per key):
     reasoning85:clean / :flagged  strict, author, author_full on the scored prompts outside / inside a contamination
                                 list (`--contamination FILE`)
 Samples: one line per prompt; `task` is `reasoning85` for scored prompts and `reasoning85:unscored` for the rest,
-so every line of a key carries the same per-document metrics.
+so every line of a key carries the same per-document metrics. A prompt whose suite item names a `cluster` (a
+paraphrase: its original's id) carries it; every key declares the cluster key `cluster`, so its CIs, compare and
+gate treat a paraphrase and its original as one cluster (docs/gates.md "Clustered standard errors").
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ TASK = "reasoning85"
 SCORER = "reasoning-strict-v1+author-substring-v1"
 SCORES = ("strict", "author", "author_full")
 ALL_COLUMNS = (*SCORES, "terminated", "attractor_lock")
+CLUSTER_KEY = "cluster"
+"""The suite field (and samples field) naming an item's cluster; an item without it is its own cluster."""
 ACC = {"strict": True, "author": True, "author_full": True, "terminated": True, "attractor_lock": False}
 
 
@@ -80,7 +84,8 @@ def run_reasoning85(loaded: LoadedModel, options: Any, dist: Dist = SINGLE) -> T
             doc_ids_sha256=sha256_json([ln["doc_id"] for ln in rows]))
         results.append(mean_result(key, columns, len(rows), fingerprint, {"suite_file": str(path), **(meta or {})},
                                    {"median_think_length": float(np.median(lengths)) if lengths else None},
-                                   {**ACC, "median_think_length": False}))
+                                   {**ACC, "median_think_length": False}, cluster_key=CLUSTER_KEY,
+                                   clusters=[ln.get(CLUSTER_KEY, ln["doc_id"]) for ln in rows]))
 
     put(TASK, lines, True, ALL_COLUMNS, main_meta(loaded, options, settings, configs, items, outputs, lines,
                                                   flagged, flag_sha))
@@ -122,6 +127,8 @@ def sample_line(item: SuiteItem, out: ThinkAnswer, flagged: set[str] | None) -> 
         "terminated": float(out.think is not None and out.think["stop_reason"] == "closed"),
         "attractor_lock": float(out.think is not None and attractor_period(out.think["ids"]) is not None),
     }
+    if item.cluster is not None:
+        line[CLUSTER_KEY] = item.cluster
     if item.scored:
         line["strict"] = float(strict_score(out.answer, item.answers, item.scorer, item.prompt))
         line["author"] = float(author_score(out.answer, item.answers))

@@ -28,9 +28,11 @@ def mean_stderr(values: Sequence[float]) -> tuple[float | None, float | None]:
 
 def mean_result(key: str, columns: Mapping[str, Sequence[float]], n: int, fingerprint: TaskFingerprint,
                 meta: Mapping[str, Any] | None = None, extra: Mapping[str, float | None] | None = None,
-                higher_is_better: Mapping[str, bool] | None = None) -> TaskResult:
+                higher_is_better: Mapping[str, bool] | None = None, cluster_key: str | None = None,
+                clusters: Sequence[str] | None = None) -> TaskResult:
     """The result key `key` over `n` documents: the mean ± stderr of each per-document column (empty columns are
-    skipped) and `extra` single values."""
+    skipped) and `extra` single values. With `cluster_key`, `clusters` [n] are the documents' cluster labels
+    (aligned with every column); the key's CIs are then cluster-robust (`records.confidence_intervals`)."""
     metrics: dict[str, Any] = {"alias": key}
     per_doc: dict[str, list[float]] = {}
     for metric, values in columns.items():
@@ -44,4 +46,5 @@ def mean_result(key: str, columns: Mapping[str, Sequence[float]], n: int, finger
         if value is not None:
             metrics[f"{metric},none"] = value
     return TaskResult(key=key, metrics=metrics, n=n, fingerprint=fingerprint, higher_is_better=dict(higher_is_better or {}),
-                      meta=dict(meta or {}), per_doc=per_doc)
+                      meta=dict(meta or {}), per_doc=per_doc, cluster_key=cluster_key,
+                      clusters=list(clusters) if clusters is not None else None)

@@ -2,7 +2,8 @@
 
 One JSON object per line with `id` (unique string), `category` (string), `prompt` (the question, without any
 prompt format), `answers` (list of expected strings), `scored` (bool), `scorer` (`match` | `keyword` | `yesno` |
-`none`) and `notes` (free text). Scored items need a scoring scorer and at least one answer; unscored items use
+`none`), `notes` (free text) and, optionally, `cluster` (a string: items sharing it are not independent, e.g. a
+paraphrase names its original's id; by default an item is its own cluster). Scored items need a scoring scorer and at least one answer; unscored items use
 `none`. Blank lines are skipped. Any defect raises `DataError` naming the file and line.
 """
 
@@ -32,6 +33,8 @@ class SuiteItem:
     scored: bool
     scorer: str
     notes: str = ""
+    cluster: str | None = None
+    """The item's cluster when it is not its own (a paraphrase: its original's id); None = its own id."""
 
 
 def slug(category: str) -> str:
@@ -60,8 +63,11 @@ def _item(obj: object, where: str) -> SuiteItem:
         raise DataError(f"{where}: an unscored item must use scorer 'none'")
     if not isinstance(obj["prompt"], str) or not obj["prompt"].strip():
         raise DataError(f"{where}: `prompt` must be a non-empty string")
+    cluster = obj.get("cluster")
+    if cluster is not None and (not isinstance(cluster, str) or not cluster.strip()):
+        raise DataError(f"{where}: `cluster` must be a non-empty string")
     return SuiteItem(str(obj["id"]), str(obj["category"]), obj["prompt"], tuple(answers), obj["scored"], scorer,
-                     str(obj.get("notes", "")))
+                     str(obj.get("notes", "")), cluster if cluster != str(obj["id"]) else None)
 
 
 def load_suite(path: str | Path | None = None) -> tuple[Path, list[SuiteItem]]:

@@ -4,7 +4,8 @@
 
 Fingerprints: `data_sha256` covers exactly the files this task read for this data dir (`tasks.data.data_files`);
 `prompt_sha256` covers every document's id, lm-eval prompt, choices and gold, and in cot mode also the think prompt
-(so the choice-listing form and the plain form never compare as equal).
+(so the choice-listing form and the plain form never compare as equal). A task whose YAML declares a cluster key
+(`tasks.clusters`) records it on its result key, and its CIs are cluster-robust.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from titan_eval.progress import ProgressLike, as_progress
 from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
 from titan_eval.tasks.catalog import load_lm_eval_tasks
 from titan_eval.tasks.chunk_costs import cache_template_compilation, index_doc_iterator
+from titan_eval.tasks.clusters import declared_cluster_key
 from titan_eval.tasks.data import data_files
 from titan_eval.hashing import sha256_json
 from titan_eval.tasks.mc_samples import mc_sample_lines
@@ -171,9 +173,12 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
         task=name, mode=mode, scorer=SCORER, data_sha256=sha256_json(sorted(files.values())) if files else "hub",
         prompt_sha256=sha256_json([_prompt_fields(ln) for ln in lines]),
         doc_ids_sha256=sha256_json([ln["doc_id"] for ln in lines]))
+    cluster_key = declared_cluster_key(task)
+    clusters = [str(ln.get("cluster", ln["doc_id"])) for ln in valid] if cluster_key is not None else None
     result = TaskResult(key=key, metrics=metrics, n=len(valid), n_original=selection.total, fingerprint=fingerprint,
                         higher_is_better=dict(task.higher_is_better()), meta=meta, per_doc=per_doc,
-                        version=task.VERSION, config=dict(task.dump_config()))
+                        version=task.VERSION, config=dict(task.dump_config()), cluster_key=cluster_key,
+                        clusters=clusters)
     return TaskOutput(tuple(lines), (result,), seconds)
 
 
