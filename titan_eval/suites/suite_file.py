@@ -3,8 +3,9 @@
 One JSON object per line with `id` (unique string), `category` (string), `prompt` (the question, without any
 prompt format), `answers` (list of expected strings), `scored` (bool), `scorer` (`match` | `keyword` | `yesno` |
 `none`), `notes` (free text) and, optionally, `cluster` (a string: items sharing it are not independent, e.g. a
-paraphrase names its original's id; by default an item is its own cluster). Scored items need a scoring scorer and at least one answer; unscored items use
-`none`. Blank lines are skipped. Any defect raises `DataError` naming the file and line.
+paraphrase names its original's id; by default an item is its own cluster). Scored items need a scoring scorer and
+at least one answer; unscored items use `none`. Blank lines are skipped. Any defect raises `DataError` naming the
+file and line.
 """
 
 from __future__ import annotations
