@@ -3,8 +3,9 @@
 For every gated (key, metric) the two runs' per-document values are paired and the drop θ = baseline − candidate is
 bounded (candidate − baseline for a metric whose `higher_is_better` is false), one-sided, at α/m for m checks
 (Bonferroni: all printed bounds hold together with probability ≥ 1 − α). Bounds (`paired_bounds`): Tango's score
-bound for 0/1 metrics, the seeded paired bootstrap for other metrics, a Wald bound with the cluster-robust SE when
-the key declares a cluster key.
+bound for 0/1 metrics, the seeded paired bootstrap for other metrics; when the key declares a cluster key and
+clusters hold several documents, Tango's bound on design-effect-deflated counts (0/1) or a Wald bound with the
+cluster-robust SE (`gate_clustered`).
 
 Rules (`GateConfig.rule`):
     non-inferiority  a check passes only when its upper bound U < max_drop: the candidate must show it lost less
@@ -36,7 +37,9 @@ from titan_eval.errors import IncomparableRunsError, UsageError
 from titan_eval.report.paired_bounds import (best_case_upper, bootstrap_drop_bounds, n_to_pass_at_all, tango_lower,
                                              tango_upper)
 from titan_eval.report.planning import RULES, PlanSetting, binary_n
-from titan_eval.report.runs import StoredRun, incomparable_reasons
+from titan_eval.report.gate_clustered import clustered_check
+from titan_eval.report.run_clusters import labels_for, shared_clusters
+from titan_eval.report.runs import DocId, StoredRun, incomparable_reasons
 from titan_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, is_binary
 
 NON_INFERIORITY, REGRESSION = RULES
@@ -73,7 +76,8 @@ class GateCheck:
     drop: baseline − candidate in the metric's better direction; lower/upper: its one-sided bounds at `alpha_check`
     (only the rule's side decides); losses/gains: b/c for 0/1 metrics; needs_n: under non-inferiority, the n at
     which the check could pass at all when this n cannot; planned_n: the n for 80% power at the observed
-    discordance and a true drop of 0 (0/1 metrics, non-inferiority)."""
+    discordance and a true drop of 0 (0/1 metrics, non-inferiority); n_effective: n over the design effect on a
+    clustered key (`gate_clustered`)."""
 
     key: str
     metric: str
@@ -90,6 +94,7 @@ class GateCheck:
     gains: int | None = None
     needs_n: int | None = None
     planned_n: int | None = None
+    n_effective: float | None = None
 
     @property
     def discordance(self) -> float | None:
@@ -160,7 +165,7 @@ def _binary_check(key: str, metric: str, base: np.ndarray, cand: np.ndarray, hig
         if best_case_upper(n, alpha_check) >= config.max_drop:
             needs_n = n_to_pass_at_all(config.max_drop, alpha_check)
         planned_n = binary_n((b + c) / n, PlanSetting(config.max_drop, 0.0, alpha_check, PLANNED_POWER))
-    failed = _fails(config, lower, upper)
+    failed = fails(config, lower, upper)
     return GateCheck(key, metric, n, float(base.mean()), float(cand.mean()), (b - c) / n, lower, upper, alpha_check,
                      "tango-score", failed, b, c, needs_n, planned_n)
 
@@ -171,13 +176,24 @@ def _continuous_check(key: str, metric: str, base: np.ndarray, cand: np.ndarray,
     drops = (base - cand) if higher_better else (cand - base)
     lower, upper = bootstrap_drop_bounds(drops, alpha_check, config.n_resamples, config.seed)
     return GateCheck(key, metric, int(base.size), float(base.mean()), float(cand.mean()), float(drops.mean()) + 0.0,
-                     lower, upper, alpha_check, "paired-bootstrap", _fails(config, lower, upper))
+                     lower, upper, alpha_check, "paired-bootstrap", fails(config, lower, upper))
 
 
-def _fails(config: GateConfig, lower: float, upper: float) -> bool:
+def fails(config: GateConfig, lower: float, upper: float) -> bool:
+    """The rule's decision on one check's bounds (module docstring)."""
     if config.rule == NON_INFERIORITY:
         return not upper < config.max_drop
     return lower > config.max_drop
+
+
+def _cluster_labels(baseline: StoredRun, candidate: StoredRun, key: str, docs: Sequence[DocId]) -> list[str] | None:
+    """Cluster labels [len(docs)] when the key declares a cluster key and some cluster holds several documents;
+    None when every document stands alone."""
+    found = shared_clusters([baseline, candidate], key)
+    if found is None:
+        return None
+    labels = labels_for(docs, found[1])
+    return labels if len(set(labels)) < len(labels) else None
 
 
 def evaluate_gate(baseline: StoredRun, candidate: StoredRun, config: GateConfig = GateConfig()) -> GateVerdict:
@@ -195,7 +211,12 @@ def evaluate_gate(baseline: StoredRun, candidate: StoredRun, config: GateConfig 
             base = np.array([base_vals[d] for d in docs])
             cand = np.array([cand_vals[d] for d in docs])
             higher = baseline.higher_better(key, metric)
-            build = _binary_check if is_binary(base) and is_binary(cand) else _continuous_check
+            binary = is_binary(base) and is_binary(cand)
+            labels = _cluster_labels(baseline, candidate, key, docs)
+            if labels is not None:
+                checks.append(clustered_check(key, metric, base, cand, labels, higher, binary, config, alpha_check))
+                continue
+            build = _binary_check if binary else _continuous_check
             checks.append(build(key, metric, base, cand, higher, config, alpha_check))
     return GateVerdict(baseline.label, candidate.label, tuple(checks), config)
 

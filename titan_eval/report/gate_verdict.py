@@ -63,10 +63,13 @@ def _notes(verdict: "GateVerdict") -> list[str]:
     notes = []
     for k in verdict.checks:
         if k.needs_n is not None:
-            notes.append(f"- **{k.key}/{k.metric} cannot pass at n = {k.n} whatever the candidate does**: even with no "
-                         f"changed document the upper bound is {_best(k):.4f} ≥ {verdict.config.max_drop:g}. "
-                         f"At this margin and α a non-inferiority check needs n ≥ {k.needs_n}; for 80% power at this "
-                         f"run's discordance ({k.discordance:.4f}) n ≥ {k.planned_n} (`titan-eval plan`).")
+            power = "" if k.planned_n == k.needs_n else (f"; for 80% power at this run's discordance "
+                                                         f"({k.discordance:.4f}) n ≥ {k.planned_n}")
+            clustered = "" if k.n_effective is None else f" (effective n {k.n_effective:.1f}: clustered documents)"
+            notes.append(f"- **{k.key}/{k.metric} cannot pass at n = {k.n}{clustered} whatever the candidate does**: "
+                         f"even with no changed document the upper bound is {_best(k):.4f} ≥ "
+                         f"{verdict.config.max_drop:g}. At this margin and α a non-inferiority check needs n ≥ "
+                         f"{k.needs_n}{power} (`titan-eval plan`).")
         elif k.failed and k.planned_n is not None and k.planned_n > k.n:
             notes.append(f"- {k.key}/{k.metric}: for 80% power at this run's discordance ({k.discordance:.4f}) and no "
                          f"true drop, a non-inferiority check needs n ≥ {k.planned_n} (`titan-eval plan`).")
@@ -76,7 +79,7 @@ def _notes(verdict: "GateVerdict") -> list[str]:
 def _best(check: "GateCheck") -> float:
     from titan_eval.report.paired_bounds import best_case_upper
 
-    return best_case_upper(check.n, check.alpha_check)
+    return best_case_upper(check.n_effective or check.n, check.alpha_check)
 
 
 def verdict_markdown(verdict: "GateVerdict") -> str:
