@@ -143,7 +143,9 @@ def test_minimum_detectable_effect_by_hand() -> None:
         (1.959964 + 1.281552) * 0.0371184, abs=1e-5)
     with pytest.raises(UsageError):
         minimum_detectable_effect(0.01, power=1.0)
-    assert math.isnan(minimum_detectable_effect(None))
+    assert math.isnan(minimum_detectable_effect(None)) and math.isnan(minimum_detectable_effect(0.0))
+    same = paired_test(np.array(base), np.array(base))  # no discordant documents: no SD to plan with
+    assert same.se == 0.0 and math.isnan(minimum_detectable_effect(same.se))
 
 
 def test_compare_prints_the_mde_of_each_delta(tmp_path: Path) -> None:

@@ -200,15 +200,16 @@ def _legend(table: Comparison) -> list[str]:
         f"table.",
         f"mde: minimum detectable effect at this n, (z_(1−α/2) + z_power)·s_d/√n with α = {c.alpha:g} two-sided and "
         f"power {power}% (s_d: SD of the per-document differences, ddof 1; cluster-robust SE·√n on clustered "
-        f"rows): a true |Δ| this large is found {power}% of the time, a smaller one may be missed (Miller 2024, "
-        f"arXiv:2411.00640; Connor 1987, Biometrics 43:207–211).",
+        f"rows; n/a when the differences never vary): a true |Δ| this large is found {power}% of the time, a smaller one "
+        f"may be missed (Miller 2024, arXiv:2411.00640; Connor 1987, Biometrics 43:207–211).",
     ]
     if any(row.cluster_key for row in table.rows):
         lines.append(
             "G=clusters: on rows with a Clusters field the documents are not independent (documents sharing that "
             "field's value form a cluster); the value's CI is mean ± z·SE and Δ is tested with z = Δ/SE, SE the "
             "cluster-robust (CR1, Liang–Zeger) standard error over G clusters (Miller 2024 §clustered standard "
-            "errors; for 0/1 metrics the cluster-adjusted McNemar test of Obuchowski 1998 / Durkalski et al. 2003).")
+            "errors; for 0/1 metrics the cluster-adjusted McNemar test of Obuchowski 1998 / Durkalski et al. 2003); "
+            "with few clusters (G < 30) these z intervals are too narrow.")
     return lines
 
 

@@ -150,11 +150,13 @@ def paired_se(d: np.ndarray) -> float:
 
 def minimum_detectable_effect(se: float | None, alpha: float = 0.05, power: float = DEFAULT_POWER) -> float:
     """MDE = (z_{1−α/2} + z_{power}) · SE: the smallest true |Δ| a two-sided level-α test with this standard error
-    detects with probability `power` (normal approximation). nan when the SE is unknown (None or nan)."""
+    detects with probability `power` (normal approximation). nan when the SE is unknown (None or nan) or 0: paired
+    differences that never vary (no discordant documents) give a plug-in SE of 0, which says nothing about the
+    effects the documents could detect."""
     if not 0.0 < power < 1.0:
         raise UsageError(f"power must lie in (0, 1), got {power}")
     z_alpha = _z(alpha)
-    if se is None or math.isnan(se):
+    if se is None or math.isnan(se) or se == 0.0:
         return math.nan
     return (z_alpha + NormalDist().inv_cdf(power)) * se
 
