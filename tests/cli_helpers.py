@@ -7,6 +7,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def titan_eval(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
@@ -35,3 +39,17 @@ def invoke(*args: str) -> Invocation:
     result = CliRunner().invoke(app, list(args))
     escaped = result.exception if not isinstance(result.exception, SystemExit) else None
     return Invocation(result.exit_code, result.stdout, result.stderr, escaped)
+
+
+def main_exit_code(monkeypatch: "pytest.MonkeyPatch", *args: str) -> int:
+    """Run the real console entry point (`cli.app.main`) in-process with `titan-eval ARGS` and return its exit code;
+    output goes to the test's captured stdout/stderr."""
+    import pytest
+
+    from titan_eval.cli import app as cli_app
+
+    monkeypatch.setattr(sys, "argv", ["titan-eval", *args])
+    with pytest.raises(SystemExit) as done:
+        cli_app.main()
+        raise SystemExit(0)
+    return int(done.value.code or 0)

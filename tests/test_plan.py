@@ -4,26 +4,19 @@
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import main_exit_code as _main
 from report_helpers import paired_acc, write_run
 from scipy import stats as sps
 
-from titan_eval.cli import app as cli_app
 from titan_eval.errors import UsageError
 from titan_eval.report.paired_bounds import tango_lower, tango_upper
 from titan_eval.report.planning import PlanSetting, binary_n, binary_power, continuous_n
 
 
-def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    monkeypatch.setattr(sys, "argv", ["titan-eval", *args])
-    with pytest.raises(SystemExit) as done:
-        cli_app.main()
-        raise SystemExit(0)
-    return int(done.value.code or 0)
 
 
 @pytest.mark.parametrize("margin", [0.005, 0.01, 0.05])

@@ -13,22 +13,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_helpers import main_exit_code as _main
 from report_helpers import paired_acc, write_run
 from scipy import stats as sps
 
-from titan_eval.cli import app as cli_app
 from titan_eval.errors import IncomparableRunsError, UsageError
 from titan_eval.report import GateConfig, evaluate_gate, load_run
 from titan_eval.report.paired_bounds import tango_upper
 
 
-def _main(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
-    """Run the real console entry point in-process and return its exit code."""
-    monkeypatch.setattr(sys, "argv", ["titan-eval", *args])
-    with pytest.raises(SystemExit) as done:
-        cli_app.main()
-        raise SystemExit(0)
-    return int(done.value.code or 0)
 
 
 def _pair(tmp_path: Path, losses: int, gains: int, n: int = 100, **cand_kwargs: object) -> tuple[Path, Path]:
