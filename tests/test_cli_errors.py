@@ -131,7 +131,7 @@ except SystemExit as done:
 
 
 @pytest.mark.parametrize("args, message", [
-    (("run", "no_such_task"), "error: unknown task(s) no_such_task; known: arc_challenge, "),
+    (("run", "no_such_task"), "error: unknown task(s) no_such_task"),
     (("run", "titan_sample", "--model", "nosuch"), "error: unknown model 'nosuch'; cards: "),
     (("run", "titan_sample", "--limit", "0"), "error: --limit must be at least 1"),
     (("run", "titan_sample", "--cot", "--think-budget", "0"), "error: --think-budget must be at least 1"),

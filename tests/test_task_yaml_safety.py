@@ -1,6 +1,7 @@
 """Task YAMLs are code (lm-eval's `!function` imports the Python file next to them), so titan-eval lets lm-eval read
-only the project's own tasks/ folder: a YAML anywhere else, or nested below tasks/, is never loaded, and a broken
-task YAML is a one-line DataError with file and line, parsed without importing anything."""
+only the project's own tasks/ folder, its own installed package and a folder the user names with --include-path: a
+YAML path given as a task, or a YAML nested below tasks/, is never loaded, and a broken task YAML is a one-line
+DataError with file and line, parsed without importing anything."""
 
 from __future__ import annotations
 
@@ -61,9 +62,9 @@ def test_lm_eval_itself_would_import_the_module_of_a_yaml_path(tmp_path: Path) -
 
 def test_a_yaml_path_is_refused_before_lm_eval_sees_it(tmp_path: Path) -> None:
     path, marker = _evil(tmp_path / "elsewhere")
-    with pytest.raises(UsageError, match="not a task of"):
+    with pytest.raises(UsageError, match="a task is named, not given as a file"):
         catalog.load_lm_eval_tasks([str(path)], None)
-    with pytest.raises(UsageError, match="unknown task"):
+    with pytest.raises(UsageError, match="--include-path FOLDER"):
         catalog.check_task_names([str(path)])
     assert not marker.exists()
 
@@ -79,7 +80,7 @@ def test_cli_run_with_a_yaml_path_as_task(tmp_path: Path) -> None:
 def test_only_yamls_directly_in_tasks_dir_are_tasks(tasks_copy: Path) -> None:
     _, marker = _evil(tasks_copy / "nested")
     assert "evil" not in catalog.lm_eval_task_names() and "titan_sample" in catalog.lm_eval_task_names()
-    with pytest.raises(UsageError, match="'evil'"):
+    with pytest.raises(UsageError, match=r"unknown task\(s\) evil"):
         catalog.load_lm_eval_tasks(["evil"], None)
     assert not marker.exists()
 
@@ -97,8 +98,9 @@ def test_lm_eval_is_given_the_tasks_dir_and_not_its_own(tasks_copy: Path, monkey
             return {"tasks": {}, "groups": {}, "group_map": {}}
 
     monkeypatch.setattr(lm_eval.tasks, "TaskManager", Recorder)
-    catalog.load_lm_eval_tasks(["titan_sample"], None)
-    assert seen["include_path"] == str(tasks_copy) and seen["include_defaults"] is False
+    with pytest.raises(DataError, match="lm-eval built no task named titan_sample"):
+        catalog.load_lm_eval_tasks(["titan_sample"], None)
+    assert seen["include_path"] == [str(tasks_copy)] and seen["include_defaults"] is False
 
 
 def test_a_broken_task_yaml_names_file_and_line_without_importing(tasks_copy: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Annotated, Optional
 
 import typer
 
@@ -23,17 +24,27 @@ def models_command() -> None:
         typer.echo(f"{name:24s} {card.arch:7s} {card.description}")
 
 
-def tasks_command() -> None:
-    """List the tasks titan-eval can run (exit 2 when no task definition is found: a broken installation)."""
+def tasks_command(
+    all_tasks: Annotated[bool, typer.Option("--all", help="Also list the installed lm-eval's whole catalogue.")] = False,
+    pattern: Annotated[Optional[str], typer.Argument(help="Only names matching this (glob, or a substring).",
+                                                     show_default=False)] = None,
+) -> None:
+    """List the project's tasks; --all adds lm-eval's catalogue with each entry's kind and output type (exit 2 when
+    no task definition is found: a broken installation)."""
     from titan_eval.errors import DataError
     from titan_eval.paths import TASKS_DIR
     from titan_eval.tasks.catalog import all_task_names, lm_eval_task_names
+    from titan_eval.tasks.task_listing import catalogue_lines, matches
 
     if not lm_eval_task_names():
         raise DataError(f"no task definitions found in {TASKS_DIR}; the installation is incomplete (reinstall "
                         "titan-eval)")
-    for name in all_task_names():
-        typer.echo(name)
+    if not all_tasks:
+        for name in all_task_names():
+            if matches(name, pattern):
+                typer.echo(name)
+        return
+    typer.echo("\n".join(catalogue_lines(pattern)))
 
 
 def env_command() -> None:

@@ -1,11 +1,11 @@
-"""The tasks titan-eval knows: lm-eval tasks defined by the YAMLs in the repo's `tasks/` folder, and the
-project's native suites (run by their own runners on the same engine).
+"""The tasks titan-eval knows: lm-eval tasks defined by the YAMLs in the repo's `tasks/` folder, the project's
+native suites (run by their own runners on the same engine), the installed lm-eval's own catalogue, and task YAMLs
+in a folder the user names with `--include-path` (names: `task_names`).
 
 Task YAMLs are code: lm-eval's loader resolves `!function module.name` by importing Python files next to the YAML.
-So lm-eval only ever reads the project's own `tasks/` folder (`include_path=TASKS_DIR`, its built-in task folder
-off), `titan-eval run` has no include-path option, and `load_lm_eval_tasks` accepts only names declared by a YAML
-directly in that folder: a file path or any other name is refused before lm-eval sees it (lm-eval itself would
-load a task from a YAML path).
+So lm-eval reads the project's `tasks/` folder, the folders of its own installed package that define the requested
+catalogue names (trusted like any installed package), and an --include-path folder the user vouched for (the CLI
+says so in a notice). A task given as a YAML path is refused before lm-eval sees it (lm-eval itself would load it).
 """
 
 from __future__ import annotations
@@ -63,47 +63,110 @@ def lm_eval_task_names() -> tuple[str, ...]:
 
 
 def all_task_names() -> list[str]:
+    """The project's own task names (tasks/ YAMLs and native suites)."""
     return sorted(set(lm_eval_task_names()) | set(NATIVE_TASKS))
 
 
-def check_task_names(names: list[str]) -> None:
-    """`UsageError` naming any unknown task."""
-    unknown = [n for n in names if n not in all_task_names()]
-    if unknown:
-        raise UsageError(f"unknown task(s) {', '.join(unknown)}; known: {', '.join(all_task_names())}")
+SUPPORTED_OUTPUT_TYPES = frozenset({"multiple_choice"})
+"""lm-eval output types `titan-eval run` scores and logs per sample (the adapter, `lm_eval --model titan-eval`,
+serves every type)."""
 
 
-def load_lm_eval_tasks(names: list[str], data_dir: str | None) -> dict[str, Any]:
-    """lm-eval Task objects for `names` (tasks/ YAMLs only, see the module docstring), reading local release
-    files from `data_dir` when given. `UsageError` for any other name; `DataError` for a task YAML that does not
-    parse (file:line) or that lm-eval cannot build a task from."""
-    files = lm_eval_task_files()
-    outside = [n for n in names if n not in files]
-    if outside:
-        raise UsageError(f"not a task of {TASKS_DIR}: {', '.join(map(repr, outside))}; task YAMLs are only read "
-                         f"from there (known: {', '.join(files)})")
-    quiet_libraries()
+def expand_names(names: list[str], include_path: Path | None = None) -> dict[str, str]:
+    """{task name: source} to run for `names`: catalogue tags become their tasks (each resolved again, so a project
+    task of the same name wins). UsageError for unknown names, catalogue groups (their aggregation is not run by
+    `titan-eval run` yet) and output types it does not score yet."""
+    from titan_eval.tasks.task_names import CATALOGUE, resolve
+
+    resolved = resolve(names, include_path)
+    out: dict[str, str] = {}
+    for name, source in resolved.items():
+        if source != CATALOGUE:
+            out[name] = source
+            continue
+        from titan_eval.tasks.catalogue_index import catalogue
+
+        entry = catalogue()[name]
+        if entry.kind == "tag":
+            out.update(expand_names(list(entry.members), include_path))
+        elif entry.kind == "group":
+            raise UsageError(f"{name} is an lm-eval group ({len(entry.members)} parts: {', '.join(entry.members[:4])}"
+                             f"{', …' if len(entry.members) > 4 else ''}); `titan-eval run` does not aggregate groups "
+                             f"yet: name its tasks, or run it with `lm_eval --model titan-eval`")
+        elif entry.kind == "task" and entry.output_type not in SUPPORTED_OUTPUT_TYPES:
+            raise UsageError(f"{name} is a {entry.output_type} task; `titan-eval run` scores "
+                             f"{', '.join(sorted(SUPPORTED_OUTPUT_TYPES))} tasks so far: run it with "
+                             f"`lm_eval --model titan-eval`")
+        else:
+            out[name] = source
+    return out
+
+
+def check_task_names(names: list[str], include_path: Path | None = None) -> None:
+    """`UsageError` naming any unknown or unsupported task (with the closest names), before any heavy import."""
+    expand_names(names, include_path)
+
+
+def _manager(include: list[Path], data_dir: str | None) -> Any:
     from lm_eval.tasks import TaskManager
 
-    for name in names:
-        check_task_yaml(files[name])
-    manager = TaskManager(include_path=str(TASKS_DIR), include_defaults=False,
-                          metadata={"data_dir": data_dir} if data_dir else None)
-    try:
-        return manager.load(names)["tasks"]  # {name: Task} (lm-eval 0.4.13: get_task_dict is deprecated)
-    except TitanEvalError:
-        raise
-    except Exception as err:  # lm-eval's config errors have no common type; the YAML or its data is at fault
-        where = ", ".join(str(files[n]) for n in names)
-        raise DataError(f"lm-eval cannot build {', '.join(names)} from {where} "
-                        f"({type(err).__name__}: {one_line(err)[:300]})") from err
+    return TaskManager(include_path=[str(p) for p in include], include_defaults=False,
+                       metadata={"data_dir": data_dir} if data_dir else None)
+
+
+def load_lm_eval_tasks(names: list[str], data_dir: str | None, include_path: Path | None = None) -> dict[str, Any]:
+    """lm-eval Task objects {name: Task} for `names` (project tasks, --include-path tasks and lm-eval's catalogue;
+    see the module docstring), each read from the local release files or the Hub mirror under `data_dir` when
+    present (`hub_mirror`). `UsageError` for a name none of them has; `DataError` for a task YAML that does not
+    parse (file:line) or that lm-eval cannot build a task from."""
+    from titan_eval.tasks.hub_mirror import serving
+    from titan_eval.tasks.task_names import CATALOGUE, INCLUDE, NATIVE, PROJECT, catalogue_folders
+
+    sources = expand_names(names, include_path)
+    native = [n for n, s in sources.items() if s == NATIVE]
+    if native:
+        raise UsageError(f"{', '.join(native)}: native suites, not lm-eval tasks")
+    files = lm_eval_task_files()
+    for name, source in sources.items():
+        if source == PROJECT:
+            check_task_yaml(files[name])
+    quiet_libraries()
+    plan = [(PROJECT, [TASKS_DIR]), (INCLUDE, [include_path] if include_path else []),
+            (CATALOGUE, catalogue_folders([n for n, s in sources.items() if s == CATALOGUE]))]
+    built: dict[str, Any] = {}
+    with serving(data_dir):
+        for source, folders in plan:
+            wanted = [n for n, s in sources.items() if s == source]
+            if not wanted:
+                continue
+            try:
+                built.update(_manager(folders, data_dir).load(wanted)["tasks"])  # TaskManager.load: lm-eval 0.4.13
+            except TitanEvalError:
+                raise
+            except Exception as err:  # lm-eval's config errors have no common type; the YAML or its data is at fault
+                where = ", ".join(str(files[n]) for n in wanted) if source == PROJECT else \
+                    ", ".join(map(str, folders))
+                raise DataError(f"lm-eval cannot build {', '.join(wanted)} from {where} "
+                                f"({type(err).__name__}: {one_line(err)[:300]})") from err
+    missing = [n for n in sources if n not in built]
+    if missing:
+        raise DataError(f"lm-eval built no task named {', '.join(missing)} from its definition")
+    return {n: built[n] for n in sources}
+
+
+def read_task_yaml(path: Path) -> dict[str, Any]:
+    """A task YAML as plain data (`!function` read as its text, nothing imported); DataError (file:line) when it
+    does not parse or is not a mapping."""
+    cfg = load_yaml(path, "task YAML", loader=_task_yaml_loader())
+    if not isinstance(cfg, dict):
+        raise DataError(f"{path}: a task YAML must be a mapping")
+    return cfg
 
 
 def check_task_yaml(path: Path) -> None:
-    """Parse a task YAML as plain data (`!function` read as its text, nothing imported) so a defect is a
-    `DataError` naming the file and line; lm-eval's index would skip the file silently."""
-    cfg = load_yaml(path, "task YAML", loader=_task_yaml_loader())
-    if not isinstance(cfg, dict) or not isinstance(cfg.get("task"), str):
+    """Parse a project task YAML so a defect is a `DataError` naming the file and line; lm-eval's index would skip
+    the file silently."""
+    if not isinstance(read_task_yaml(path).get("task"), str):
         raise DataError(f"{path}: a task YAML must be a mapping with a `task:` name")
 
 

@@ -80,8 +80,10 @@ def _hellaswag_row(path: Path, number: int, obj: dict[str, Any]) -> dict[str, An
     return row
 
 
-def task_files(task: str, data_dir: str | None) -> dict[str, Path]:
-    """split → local file that `task` reads; {} when its data comes from the Hub (no data dir)."""
+def task_files(task: str, data_dir: str | None, task_obj: Any = None) -> dict[str, Path]:
+    """split → local file that `task` reads; {} when its data comes from the Hub. The project's ARC and HellaSwag
+    read release files from the data dir; any other lm-eval task (`task_obj`, its config naming the dataset) reads
+    the Hub mirror under the data dir when there is one (`tasks.hub_mirror`)."""
     if task in PROJECT_FILES:
         return {"test": PROJECT_FILES[task]}
     if data_dir is None:
@@ -92,12 +94,17 @@ def task_files(task: str, data_dir: str | None) -> dict[str, Path]:
                 for split, pattern in ARC_FILES.items()}
     if task == "hellaswag":
         return {"validation": find_file(Path(data_dir), HELLASWAG_FILES, ("hellaswag",))}
-    raise DataError(f"task {task!r} has no local data loader")
+    if task_obj is None:
+        raise DataError(f"task {task!r} has no local data loader")
+    from titan_eval.tasks.hub_mirror import mirror_files
+
+    config = getattr(task_obj, "config", None)
+    return mirror_files(Path(data_dir), getattr(config, "dataset_path", None), getattr(config, "dataset_name", None))
 
 
-def data_files(task: str, data_dir: str | None) -> dict[str, str]:
+def data_files(task: str, data_dir: str | None, task_obj: Any = None) -> dict[str, str]:
     """{path: sha256} of the local files `task` reads from `data_dir` (provenance; {} for Hub data)."""
-    return {str(path): sha256_file(path) for path in task_files(task, data_dir).values()}
+    return {str(path): sha256_file(path) for path in task_files(task, data_dir, task_obj).values()}
 
 
 def load_rows(path: Path, convert: Callable[[Path, int, dict[str, Any]], dict[str, Any]]) -> list[dict[str, Any]]:
