@@ -26,7 +26,7 @@ from titan_eval.run_lock import RunLock
 from titan_eval.run_options import MODES, RunOptions  # noqa: F401 (re-exported)
 from titan_eval.seeding import seed_everything
 from titan_eval.store import RunWriter, make_run_id
-from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, lm_eval_task_names, quiet_libraries
+from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, expand_names, quiet_libraries
 
 
 def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
@@ -151,7 +151,7 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
     reruns native suites whole (sharded across ranks where `SHARDED_NATIVE_TASKS` says so, else on rank 0)."""
     from titan_eval.tasks.lm_eval_run import completed_chunks
 
-    lm_tasks = [t for t in options.tasks if t in lm_eval_task_names()]
+    lm_tasks = list(expand_names([t for t in options.tasks if t not in NATIVE_TASKS]))  # tags → their tasks
     task_dict: dict[str, Any] = {}
     if lm_tasks:  # built once for every mode and the resume check (task building reads and converts the data)
         from titan_eval.tasks.catalog import load_lm_eval_tasks

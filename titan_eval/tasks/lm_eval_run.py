@@ -158,7 +158,7 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
                  think: Any, forward_tokens: int, options: Any, seconds: float) -> TaskOutput:
     valid = [ln for ln in lines if not ln.get("invalid")]
     metrics = {"alias": key, **aggregate(task, valid)}
-    files = data_files(name, options.data_dir)
+    files = data_files(name, options.data_dir, task)
     meta: dict[str, Any] = {"selection": selection.to_dict(), "forward_tokens": forward_tokens, "data_files": files,
                             "invalid_docs": [ln["doc_id"] for ln in lines if ln.get("invalid")]}
     per_doc = {m: [ln[m] for ln in valid] for m in METRICS}
