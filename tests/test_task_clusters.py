@@ -3,6 +3,7 @@ field) reach samples.jsonl and run.json, and the stored runs give cluster-robust
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from types import SimpleNamespace
@@ -51,6 +52,27 @@ def test_declared_cluster_key_and_labels() -> None:
     assert cluster_label({"passage": 3}, 3, "passage", "t") is None  # its own cluster: no field written
     with pytest.raises(DataError, match="t doc 4 has no 'passage'"):
         cluster_label({}, 4, "passage", "t")
+
+
+def test_catalogue_tasks_cluster_on_a_field_their_own_template_reads() -> None:
+    """lm-eval's multirc and mc_taco get their cluster key from the mapping; each field appears in the installed
+    lm-eval YAML's doc_to_text, so every document has it. Long labels (a paragraph) are stored hashed."""
+    import lm_eval
+
+    from titan_eval.tasks.clusters import CATALOGUE_CLUSTER_KEYS
+
+    root = Path(lm_eval.__file__).parent / "tasks"
+    for name, field in CATALOGUE_CLUSTER_KEYS.items():
+        task = SimpleNamespace(config=SimpleNamespace(task=name, metadata={"version": 1.0}))
+        assert declared_cluster_key(task) == field
+        yamls = [p for p in root.rglob("*.yaml") if f"task: {name}\n" in p.read_text(encoding="utf-8")]
+        assert len(yamls) == 1, (name, yamls)
+        text_line = next(ln for ln in yamls[0].read_text(encoding="utf-8").splitlines() if ln.startswith("doc_to_text"))
+        assert "{{" + field + "}}" in text_line, (name, text_line)
+    paragraph = "A long paragraph. " * 10
+    label = cluster_label({"paragraph": paragraph}, 0, "paragraph", "multirc")
+    assert label == "sha256:" + hashlib.sha256(paragraph.encode()).hexdigest()[:16]
+    assert cluster_label({"sentence": "Short."}, 0, "sentence", "mc_taco") == "Short."
 
 
 def test_suite_cluster_field_is_read_and_checked(tmp_path: Path) -> None:
