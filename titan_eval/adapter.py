@@ -31,8 +31,8 @@ from titan_eval.seeding import derived_seed
 
 DEFAULT_MAX_LENGTH = 2048
 MODEL_ARGS = ("card", "checkpoint", "tokenizer", "device", "dtype", "batch_size", "mode", "reuse_prefix",
-              "trust_checkpoint", "kernels", "max_length", "think_budget", "list_choices", "seed", "data_dir",
-              "max_batch_size")
+              "trust_checkpoint", "kernels", "max_length", "think_budget", "list_choices", "seed", "deterministic",
+              "data_dir", "max_batch_size")
 """What `--model_args` may name (`TitanEvalLM.__init__`'s user-facing keywords)."""
 
 
@@ -51,7 +51,8 @@ def _as_bool(value: Any) -> bool:
 class TitanEvalLM(TemplateLM):
     """lm-eval model backed by a titan-eval card. Keyword args (all strings allowed, as from --model_args):
     card, checkpoint, tokenizer, device, dtype, batch_size, mode (ll|think), reuse_prefix, trust_checkpoint,
-    kernels (auto|torch|kernel), max_length, think_budget, list_choices, seed; and `data_dir`, which is the
+    kernels (auto|torch|kernel), max_length, think_budget, list_choices, seed, deterministic (one request per
+    model call: bitwise the same results for any batch size, `engine.invariance`); and `data_dir`, which is the
     tasks' (lm-eval hands --model_args to the tasks as metadata too, so it reaches their loaders; the model
     ignores it), and lm-eval's own `max_batch_size` (ignored). Any other name is a `UsageError` listing these.
     A name given both in --model_args and by lm-eval's own options (--device, --batch_size) takes the
@@ -77,6 +78,7 @@ class TitanEvalLM(TemplateLM):
         think_budget: int | str = 256,
         list_choices: bool | str = True,
         seed: int | str = 0,
+        deterministic: bool | str = False,
         data_dir: str | None = None,
         max_batch_size: int | str | None = None,
         loaded: LoadedModel | None = None,
@@ -108,6 +110,7 @@ class TitanEvalLM(TemplateLM):
         self.reuse_prefix = _as_bool(reuse_prefix)
         self._max_length = int(max_length) if max_length else (self.model.max_positions or DEFAULT_MAX_LENGTH)
         self.seed = int(seed)
+        self.deterministic = _as_bool(deterministic)
         self.counter = TokenCounter()
         self.progress = progress  # told about every batch of newly generated tokens
         self.log = RequestLog()
@@ -177,13 +180,15 @@ class TitanEvalLM(TemplateLM):
         if self.mode == "think":
             from titan_eval.think import ThinkScoring, think_then_score
 
-            settings = ThinkScoring(self.seed, self.batch_size_value, self.reuse_prefix, self.counter, self.progress)
+            settings = ThinkScoring(self.seed, self.batch_size_value, self.reuse_prefix, self.counter, self.progress,
+                                    self.deterministic)
             results, traces = think_then_score(self.model, self.tok, self.think_options, pairs,
                                                self._choice_docs(pairs, instances), settings)
             self.log.think.update(traces)
         else:
             reqs = [ScoreRequest(tuple(c), tuple(x)) for c, x in pairs]
-            results = score(self.model, reqs, self.batch_size_value, self.reuse_prefix, self.counter)
+            results = score(self.model, reqs, self.batch_size_value, self.reuse_prefix, self.counter,
+                            deterministic=self.deterministic)
         for inst, (_, cont) in zip(getattr(self, "_instances", []) or [], pairs):
             self.log.n_tokens[(inst.task_name, self.doc_id(inst), inst.idx)] = len(cont)
         self._instances = []
@@ -228,7 +233,8 @@ class TitanEvalLM(TemplateLM):
                 token_list=self.tok_encode(text), prefix_token=self.prefix_token_id,
                 max_seq_len=self.max_length, context_len=1)]
             reqs = [ScoreRequest(tuple(c), tuple(x)) for c, x in windows if x]
-            out.append(sum(r.logprob for r in score(self.model, reqs, self.batch_size_value, self.reuse_prefix)))
+            out.append(sum(r.logprob for r in score(self.model, reqs, self.batch_size_value, self.reuse_prefix,
+                                                    deterministic=self.deterministic)))
         return out
 
     def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
@@ -252,7 +258,7 @@ class TitanEvalLM(TemplateLM):
             seeds = [derived_seed(self.seed, getattr(requests[i], "task_name", None), self.doc_id(requests[i], i),
                                   "generate") for i in members]
             gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
-                            progress=self.progress)
+                            progress=self.progress, deterministic=self.deterministic)
             for i, g in zip(members, gens):
                 results[i] = g.text
         return [r if r is not None else "" for r in results]
@@ -262,7 +268,7 @@ class TitanEvalLM(TemplateLM):
         prov = self.loaded.provenance()
         return {"titan_eval_card": self.loaded.card.name, "checkpoint_sha256": prov["checkpoint_sha256"],
                 "tokenizer_fingerprint": prov["tokenizer"]["fingerprint"], "backend": prov["backend"],
-                "dtype": prov["dtype"], "mode": self.mode}
+                "dtype": prov["dtype"], "mode": self.mode, "deterministic": self.deterministic}
 
 
 register_placeholder(lm_eval_registry)  # the one registration (lm_eval_hook): "titan-eval" → this class, lazily

@@ -34,10 +34,17 @@ class RunOptions:
     native: dict[str, Any] = field(default_factory=dict)  # options for native suites (suite/probes files, text)
     resume: bool = False  # continue the unfinished run in output_dir (also automatic when output_dir holds one)
     allow_invalid: bool = False  # score around documents with NaN/Inf log-likelihoods instead of failing (exit 3)
+    deterministic: bool = False  # one request per model call: bits independent of batch_size (engine.invariance)
+
+    @property
+    def engine_batch_size(self) -> int:
+        """Rows per model call: `batch_size`, or 1 with `deterministic`."""
+        return 1 if self.deterministic else self.batch_size
 
     def identity(self) -> dict[str, Any]:
-        """What a resumed run must share with the run it continues (everything that can change a result)."""
-        skip = {"output_dir", "resume", "allow_invalid"}
+        """What a resumed run must share with the run it continues (everything that can change a result).
+        `deterministic` is named only when on, so runs stored before the option existed still resume."""
+        skip = {"output_dir", "resume", "allow_invalid"} | (set() if self.deterministic else {"deterministic"})
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def validate(self) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import signal
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -77,10 +77,10 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
             created_utc=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
             options={**asdict(options), "tasks": list(options.tasks), "modes": list(options.modes)},
             model=model_provenance, seeds=seeds, environment=environment(), timings=timings,
-            config={"model": "titan-eval", "model_args": f"card={loaded.card.name}", "batch_size": options.batch_size,
-                    "limit": options.limit, "bootstrap_iters": 100000,
+            config={"model": "titan-eval", "model_args": model_args(loaded.card.name, options),
+                    "batch_size": options.batch_size, "limit": options.limit, "bootstrap_iters": 100000,
                     **{k: v for k, v in seeds.items() if k != "seed"}},
-            extra=extra)
+            extra={"scoring": scoring_mode(options), **extra})
         writer.write_run(record)
     except KeyboardInterrupt as err:  # a stop signal (RunInterrupted) or Ctrl-C: resumable, not a failure
         if isinstance(err, RunInterrupted) and dist.is_main:
@@ -98,6 +98,20 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     finally:
         writer.close()
     return (writer.dir if dist.is_main else None), record
+
+
+def model_args(card: str, options: RunOptions) -> str:
+    """lm-eval's `model_args` string for this run (`lm_eval --model titan-eval --model_args ...`)."""
+    return f"card={card}" + (",deterministic=true" if options.deterministic else "")
+
+
+def scoring_mode(options: RunOptions) -> dict[str, Any]:
+    """run.json's `titan_eval.scoring`: which engine path produced the numbers (`engine.invariance`)."""
+    if options.deterministic:
+        return {"deterministic": True, "rows_per_model_call": 1,
+                "batch_invariant": "bitwise: one request per model call, whatever batch_size says"}
+    return {"deterministic": False, "rows_per_model_call": options.batch_size,
+            "batch_invariant": "up to float rounding: batched and padded calls"}
 
 
 def _writer(loaded: LoadedModel, options: RunOptions, identity: dict[str, Any], dist: Dist,
@@ -179,7 +193,8 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
         t0 = time.time()
         progress.task_started(name, None)  # native suites run whole: their start and finish are what is known
         fn = getattr(importlib.import_module(module_name), fn_name)
-        output = fn(loaded, options, dist) if name in SHARDED_NATIVE_TASKS else fn(loaded, options)
+        suite_options = replace(options, batch_size=options.engine_batch_size)  # --deterministic: one row per call
+        output = fn(loaded, suite_options, dist) if name in SHARDED_NATIVE_TASKS else fn(loaded, suite_options)
         timings[name] = round(time.time() - t0, 3)
         writer.add_samples(output.lines)
         progress.task_finished(name)

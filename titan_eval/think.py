@@ -10,7 +10,9 @@ prompt + trace + closer + answer cue. With `list_choices`, a trailing `Answer:` 
 choice's log-likelihood is the mean over the K traces; the per-trace choice log-probs are kept so the runner can
 report mean per-trace accuracy with its stderr.
 
-Seeds: one per (run seed, task, doc id, sample index) via `derived_seed`, so a trace never depends on batching.
+Seeds: one per (run seed, task, doc id, sample index) via `derived_seed`, so a sampled trace never depends on
+batching; with `deterministic` (one prompt and one request per model call, `engine.invariance`) no bit of a trace
+or a score does.
 """
 
 from __future__ import annotations
@@ -59,9 +61,11 @@ class Trace:
 
 def generate_traces(model: LanguageModel, tok: Tokenizer, opts: ThinkOptions, prompts: Sequence[Sequence[int]],
                     seeds: Sequence[int], batch_size: int, use_state: bool = True,
-                    progress: Callable[[int], None] | None = None) -> list[Trace]:
-    """One trace per prompt (ids), in input order; `seeds[i]` seeds prompt i's sampling."""
-    gens = generate(model, tok, prompts, opts.generation_config(tok), seeds, batch_size, use_state, progress=progress)
+                    progress: Callable[[int], None] | None = None, deterministic: bool = False) -> list[Trace]:
+    """One trace per prompt (ids), in input order; `seeds[i]` seeds prompt i's sampling; `deterministic`: one
+    prompt per model call."""
+    gens = generate(model, tok, prompts, opts.generation_config(tok), seeds, batch_size, use_state, progress=progress,
+                    deterministic=deterministic)
     return [Trace.from_generation(g, tok, opts.think_close, s) for g, s in zip(gens, seeds)]
 
 
@@ -86,6 +90,7 @@ class ThinkScoring:
     reuse_prefix: bool = True
     counter: TokenCounter | None = None
     progress: Callable[[int], None] | None = None
+    deterministic: bool = False  # one prompt / request per model call (engine.invariance)
 
 
 def think_then_score(model: LanguageModel, tok: Tokenizer, opts: ThinkOptions,
@@ -105,14 +110,15 @@ def think_then_score(model: LanguageModel, tok: Tokenizer, opts: ThinkOptions,
     prompts = {c: tok.encode(text) for c, text in prompt_text.items()}
     seeds = [derived_seed(settings.seed, first[c].task, first[c].doc_id, k) for c, k in keys]
     traces = generate_traces(model, tok, opts, [prompts[c] for c, _ in keys], seeds, settings.batch_size,
-                             settings.reuse_prefix, settings.progress)
+                             settings.reuse_prefix, settings.progress, settings.deterministic)
     closer = opts.closer_ids(tok)
     scored_ctx = {key: tuple(prompts[key[0]] + list(t.ids) + closer) for key, t in zip(keys, traces)}
     by_ctx: dict[tuple[int, ...], list[Trace]] = {c: [] for c in first}
     for (c, _), t in zip(keys, traces):
         by_ctx[c].append(t)
     requests = [ScoreRequest(scored_ctx[(tuple(ctx), k)], tuple(cont)) for ctx, cont in pairs for k in range(k_samples)]
-    flat = score(model, requests, settings.batch_size, settings.reuse_prefix, settings.counter)
+    flat = score(model, requests, settings.batch_size, settings.reuse_prefix, settings.counter,
+                 deterministic=settings.deterministic)
     per_pair = [flat[i * k_samples:(i + 1) * k_samples] for i in range(len(pairs))]
     record: dict[tuple[Any, Any], dict[str, Any]] = {}
     for c, doc in first.items():

@@ -38,6 +38,8 @@ def run_command(
     batch_size: BatchOpt = 8,
     no_prefix_reuse: Annotated[bool, typer.Option("--no-prefix-reuse", help="Score every choice's full row.",
                                                   rich_help_panel=MODEL_PANEL)] = False,
+    deterministic: Annotated[bool, typer.Option("--deterministic", help="One request per model call: bits "
+                                                "independent of --batch-size.", rich_help_panel=MODEL_PANEL)] = False,
     data_dir: Annotated[Optional[str], typer.Option(help="Folder of the original release files (offline).",
                                                     rich_help_panel=SELECT)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Score N docs per task.", rich_help_panel=SELECT)] = None,
@@ -86,7 +88,7 @@ def run_command(
         raise UsageError("--resume DIR and --output name different folders")
     options = RunOptions(tasks=tuple(tasks), modes=modes, data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
                          batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=resume or output,
-                         resume=resume is not None, allow_invalid=allow_invalid,
+                         resume=resume is not None, allow_invalid=allow_invalid, deterministic=deterministic,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
                                 "penalty_window": penalty_window, "preamble": preamble, "samples": samples,

@@ -93,21 +93,24 @@ class HeadBuffer:
     """One [HEAD_POSITIONS, V] logits block reused by every head call of a scoring run. A fresh block per call
     is a new 51 MB mapping at V = 50k whose pages fault in on first write: measured on one CPU thread, the head
     matmul into a fresh tensor took 146 ms per 256 positions against 52 ms into a reused one. The block is made
-    on the first call (its V and dtype are the head's) and lives as long as this object."""
+    on the first call (its V and dtype are the head's, read from a one-position probe) and lives as long as this
+    object; every call of at most HEAD_POSITIONS positions, the first included, writes into it, so which request
+    happens to come first never changes the kernel its logits come from (`invariance`)."""
 
     def __init__(self) -> None:
         self.block: Tensor | None = None
 
     def logits(self, model: LanguageModel, hidden: Tensor) -> Tensor:
-        """`model.head` of hidden [T ≤ HEAD_POSITIONS, d] → logits [T, V], a view of the reused block (valid
-        until the next call)."""
+        """`model.head` of hidden [T, d] → logits [T, V]: for T ≤ HEAD_POSITIONS a view of the reused block (valid
+        until the next call), else a fresh tensor."""
         n = hidden.shape[0]
+        if n > HEAD_POSITIONS or n == 0:
+            return model.head(hidden)
         block = self.block
-        if block is None or block.device != hidden.device or n > block.shape[0]:
-            logits = model.head(hidden)
-            if n <= HEAD_POSITIONS:
-                self.block = torch.empty((HEAD_POSITIONS, logits.shape[-1]), dtype=logits.dtype, device=logits.device)
-            return logits
+        if block is None or block.device != hidden.device:
+            probe = model.head(hidden[:1])  # [1, V]: the head's width and dtype
+            block = self.block = torch.empty((HEAD_POSITIONS, probe.shape[-1]), dtype=probe.dtype,
+                                             device=probe.device)
         return model.head(hidden, out=block[:n])
 
 

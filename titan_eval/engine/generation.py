@@ -6,7 +6,9 @@ reusable and recompute the rest; otherwise (or with `use_state=False`) the full 
 across prompts — exact by construction, O(n²). Only last positions go through the LM head; each step makes one
 device→host copy (chosen ids and their log-probs for the whole batch), and stop strings are looked for in a
 decoded tail window, the full text being decoded only on a hint and when a row finishes. Finished rows leave the batch. Sampling uses one `torch.Generator` per prompt,
-seeded by the caller (e.g. from run seed and doc id), so a trace never depends on batch composition or order.
+seeded by the caller (e.g. from run seed and doc id), so a sampled trace never depends on batch composition or
+order. With `deterministic=True` prompts are decoded one at a time (`invariance`), so no float in a trace, greedy
+near-ties included, depends on the batch either.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from torch import Tensor
 
 from titan_eval.engine.batching import chunks, log_softmax_, logits_at, pad_right
+from titan_eval.engine.invariance import rows_per_call
 from titan_eval.engine.logits_processing import ban, choose, filter_top_k_top_p, mask_vocab, repetition_penalty
 from titan_eval.errors import ModelError, UsageError
 from titan_eval.models.base import LanguageModel
@@ -86,9 +89,12 @@ def generate(
     batch_size: int = 8,
     use_state: bool = True,
     progress: Callable[[int], None] | None = None,
+    deterministic: bool = False,
 ) -> list[Generation]:
     """Generate for every prompt (token ids, non-empty); results in input order. `seeds[i]` seeds prompt i's
-    sampler (required when temperature > 0). `progress(n)` is told about n newly generated tokens."""
+    sampler (required when temperature > 0). `progress(n)` is told about n newly generated tokens. With
+    `deterministic`, one prompt per model call (`batch_size` ignored)."""
+    batch_size = rows_per_call(batch_size, deterministic)
     if any(len(p) == 0 for p in prompts):
         raise UsageError("cannot generate from an empty prompt")
     if config.temperature > 0 and seeds is None:

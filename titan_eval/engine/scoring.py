@@ -14,6 +14,8 @@ position, and each continuation's positions. The log-softmax runs in place over 
 flag comes from a max pass (`pick_targets`). Continuations branch from their contexts longest first, `batch_size`
 rows per run, so rows of like length are padded together. Results come back in input order. After each batch the
 allocator's free pages go back to the OS (`host_memory`), so peak memory does not grow with the number of batches.
+With `deterministic=True` every model call holds one request (`invariance`): bitwise the same results for any
+batch size, order or companions.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from torch import Tensor
 from titan_eval.engine.batching import (HeadBuffer, chunks, head_logprobs, log_softmax_, logits_at, pad_right, pick_targets,
                                         target_logprobs)
 from titan_eval.engine.host_memory import release_free_host_memory
+from titan_eval.engine.invariance import rows_per_call
 from titan_eval.errors import UsageError
 from titan_eval.models.base import LanguageModel
 
@@ -95,11 +98,14 @@ def score(
     reuse_prefix: bool = True,
     counter: TokenCounter | None = None,
     progress: Callable[[int], None] | None = None,
+    deterministic: bool = False,
 ) -> list[ScoreResult]:
-    """Score every request; see module docstring. `progress(n)` is told as n more requests finish."""
+    """Score every request; see module docstring. `progress(n)` is told as n more requests finish. With
+    `deterministic`, one request per model call (`invariance`): `batch_size` is then ignored."""
     _validate(requests)
     if batch_size < 1:
         raise UsageError("batch size must be at least 1")
+    batch_size = rows_per_call(batch_size, deterministic)
     if reuse_prefix and model.capabilities.recurrent_state:
         return _score_with_prefix_reuse(model, requests, batch_size, counter, progress)
     if reuse_prefix and model.capabilities.prefix_cache and not model.hooks_attached():

@@ -71,7 +71,7 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
     think = _think_options(loaded, options) if mode == "cot" else None
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
                      reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress.tokens,
-                     think_options=think)
+                     think_options=think, deterministic=options.deterministic)
     outputs = []
     tokens = 0
     with routing_recorder(loaded) as recorder:
