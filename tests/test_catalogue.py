@@ -15,7 +15,7 @@ from cli_helpers import invoke
 from titan_eval.errors import DataError, UsageError
 from titan_eval.tasks import catalog, hub_mirror
 from titan_eval.tasks.catalogue_index import catalogue, index_path
-from titan_eval.tasks.task_names import CATALOGUE, INCLUDE, PROJECT, catalogue_folders, resolve
+from titan_eval.tasks.task_names import CATALOGUE, INCLUDE, PROJECT, catalogue_folders
 
 PIQA_ROWS = [{"goal": "How to open a jar?", "sol1": "Twist the lid.", "sol2": "Eat the lid.", "label": 0},
              {"goal": "How to cool tea?", "sol1": "Heat it.", "sol2": "Wait a while.", "label": 1},
@@ -29,7 +29,7 @@ def _jsonl(path: Path, rows: list[dict]) -> Path:
 
 
 def test_names_resolve_with_the_project_first_and_tags_expanded() -> None:
-    assert resolve(["arc_easy", "piqa", "reasoning85"]) == {"arc_easy": PROJECT, "piqa": CATALOGUE,
+    assert catalog.resolve_names(["arc_easy", "piqa", "reasoning85"]) == {"arc_easy": PROJECT, "piqa": CATALOGUE,
                                                             "reasoning85": "native"}
     assert catalogue()["arc_easy"].kind == "task"  # lm-eval has its own arc_easy; the project's wins
     assert catalog.expand_names(["ai2_arc"]) == {"arc_challenge": PROJECT, "arc_easy": PROJECT}
@@ -40,7 +40,6 @@ def test_names_resolve_with_the_project_first_and_tags_expanded() -> None:
 @pytest.mark.parametrize(("name", "message"), [
     ("piqaa", r"unknown task\(s\) piqaa \(did you mean piqa"),
     ("mmlu", "mmlu is an lm-eval group"),
-    ("gsm8k", "gsm8k is a generate_until task"),
     ("tasks/x.yaml", "a task is named, not given as a file"),
 ])
 def test_unusable_names_are_refused_with_a_reason(name: str, message: str) -> None:
@@ -140,9 +139,9 @@ def test_a_user_task_folder_is_read_only_when_named(tmp_path: Path) -> None:
            [{"q": "2+2?", "options": ["3", "4"], "gold": 1}, {"q": "Sky?", "options": ["blue", "red"], "gold": 0}])
     with pytest.raises(UsageError, match=r"unknown task\(s\) my_quiz"):
         catalog.check_task_names(["my_quiz"])
-    assert resolve(["my_quiz"], mine) == {"my_quiz": INCLUDE}
+    assert catalog.resolve_names(["my_quiz"], mine) == {"my_quiz": INCLUDE}
     task = catalog.load_lm_eval_tasks(["my_quiz"], str(tmp_path / "data"), include_path=mine)["my_quiz"]
     docs = list(task.test_docs())
     assert task.doc_to_text(docs[0]) == "Q: 2+2?\nA:" and task.doc_to_target(docs[0]) == 1
     with pytest.raises(DataError, match="not a folder"):
-        resolve(["my_quiz"], tmp_path / "absent")
+        catalog.resolve_names(["my_quiz"], tmp_path / "absent")

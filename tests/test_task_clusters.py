@@ -32,7 +32,7 @@ def _cr1_se(x: list[float], labels: list[str]) -> float:
 
 
 def test_which_task_yamls_declare_a_cluster_key() -> None:
-    from titan_eval.tasks.catalog import _task_yaml_loader
+    from titan_eval.tasks.task_yaml import _task_yaml_loader
 
     declared = {}
     for name, path in lm_eval_task_files().items():

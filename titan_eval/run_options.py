@@ -7,6 +7,7 @@ Kept free of torch and lm-eval (task names come from the YAML files, think setti
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from titan_eval.errors import UsageError
@@ -35,23 +36,37 @@ class RunOptions:
     resume: bool = False  # continue the unfinished run in output_dir (also automatic when output_dir holds one)
     allow_invalid: bool = False  # score around documents with NaN/Inf log-likelihoods instead of failing (exit 3)
     deterministic: bool = False  # one request per model call: bits independent of batch_size (engine.invariance)
+    include_path: str | None = None  # a user's task folder (its YAMLs may import Python from it)
+    num_fewshot: int | None = None  # None: each task's own number (tasks.fewshot)
+    fewshot_seed: int | None = None  # None: the run's seed
+
+    OPTIONAL_IDENTITY = ("deterministic", "include_path", "num_fewshot", "fewshot_seed")
+    """Named in `identity` only when set, so runs stored before these options existed still resume."""
 
     @property
     def engine_batch_size(self) -> int:
         """Rows per model call: `batch_size`, or 1 with `deterministic`."""
         return 1 if self.deterministic else self.batch_size
 
+    @property
+    def effective_fewshot_seed(self) -> int:
+        """The sampler seed every lm-eval task gets: --fewshot-seed, else --seed."""
+        return self.seed if self.fewshot_seed is None else self.fewshot_seed
+
     def identity(self) -> dict[str, Any]:
         """What a resumed run must share with the run it continues (everything that can change a result).
-        `deterministic` is named only when on, so runs stored before the option existed still resume."""
-        skip = {"output_dir", "resume", "allow_invalid"} | (set() if self.deterministic else {"deterministic"})
+        OPTIONAL_IDENTITY fields are named only when set (on / not None)."""
+        skip = {"output_dir", "resume", "allow_invalid"} | {
+            name for name in self.OPTIONAL_IDENTITY if getattr(self, name) is None or getattr(self, name) is False}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def validate(self) -> None:
         """`UsageError` for anything wrong that needs no model: task names, modes, sizes, think settings."""
         if not self.tasks:
             raise UsageError("name at least one task")
-        check_task_names(list(self.tasks))
+        if self.num_fewshot is not None and self.num_fewshot < 0:
+            raise UsageError("--num-fewshot must be at least 0")
+        check_task_names(list(self.tasks), Path(self.include_path) if self.include_path else None)
         bad = [m for m in self.modes if m not in MODES]
         if bad or not self.modes:
             raise UsageError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use ll and/or cot")

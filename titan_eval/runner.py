@@ -165,12 +165,15 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
     reruns native suites whole (sharded across ranks where `SHARDED_NATIVE_TASKS` says so, else on rank 0)."""
     from titan_eval.tasks.lm_eval_run import completed_chunks
 
-    lm_tasks = list(expand_names([t for t in options.tasks if t not in NATIVE_TASKS]))  # tags → their tasks
+    include = Path(options.include_path) if options.include_path else None
+    lm_tasks = list(expand_names([t for t in options.tasks if t not in NATIVE_TASKS], include))  # tags → tasks
     task_dict: dict[str, Any] = {}
     if lm_tasks:  # built once for every mode and the resume check (task building reads and converts the data)
         from titan_eval.tasks.catalog import load_lm_eval_tasks
+        from titan_eval.tasks.fewshot import FewShot
 
-        task_dict = load_lm_eval_tasks(lm_tasks, options.data_dir)
+        task_dict = load_lm_eval_tasks(lm_tasks, options.data_dir, include,
+                                       FewShot(options.num_fewshot, options.effective_fewshot_seed))
     lm_keys = {t if m == "ll" else f"{t}_cot" for t in lm_tasks for m in options.modes}
     previous: dict[str, list[dict[str, Any]]] = {}
     for line in writer.previous:

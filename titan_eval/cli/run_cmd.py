@@ -42,6 +42,8 @@ def run_command(
                                                 "independent of --batch-size.", rich_help_panel=MODEL_PANEL)] = False,
     data_dir: Annotated[Optional[str], typer.Option(help="Folder of the original release files (offline).",
                                                     rich_help_panel=SELECT)] = None,
+    include_path: Annotated[Optional[str], typer.Option(help="Your task folder (its YAMLs can import Python).",
+                                                        rich_help_panel=SELECT)] = None,
     limit: Annotated[Optional[int], typer.Option(help="Score N docs per task.", rich_help_panel=SELECT)] = None,
     stratify: Annotated[bool, typer.Option("--stratify", help="With --limit: a seeded stratified sample.",
                                            rich_help_panel=SELECT)] = False,
@@ -56,6 +58,10 @@ def run_command(
     repetition_penalty: Annotated[float, typer.Option(help="Sign-aware; 1.0 = off.", rich_help_panel=THINK)] = 1.0,
     penalty_window: Annotated[int, typer.Option(help="Tokens the penalty looks back.", rich_help_panel=THINK)] = 20,
     samples: Annotated[int, typer.Option(help="K traces per doc (temperature > 0).", rich_help_panel=THINK)] = 1,
+    num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question (default: the task's).",
+                                                       rich_help_panel=PROMPT)] = None,
+    fewshot_seed: Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
+                                                        rich_help_panel=PROMPT)] = None,
     list_choices: Annotated[bool, typer.Option("--list-choices/--no-list-choices", help="cot: list the choices.",
                                                rich_help_panel=PROMPT)] = True,
     template: Annotated[Optional[str], typer.Option(help="Named template or text with {question}.",
@@ -89,6 +95,7 @@ def run_command(
     options = RunOptions(tasks=tuple(tasks), modes=modes, data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
                          batch_size=batch_size, reuse_prefix=not no_prefix_reuse, output_dir=resume or output,
                          resume=resume is not None, allow_invalid=allow_invalid, deterministic=deterministic,
+                         include_path=include_path, num_fewshot=num_fewshot, fewshot_seed=fewshot_seed,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
                                 "penalty_window": penalty_window, "preamble": preamble, "samples": samples,
@@ -97,6 +104,9 @@ def run_command(
                                                     "answer_budget": answer_budget}.items() if v is not None},
                          telemetry=telemetry)
     options.validate()  # everything that needs no model, before it loads (and before torch / lm-eval import)
+    if include_path is not None:
+        console.print(f"note: --include-path {include_path}: its task YAMLs can import Python from that folder "
+                      "(`!function`), with the same trust as running your own code", highlight=False, soft_wrap=True)
     card = load_card(model)  # an unknown card fails now too
     if template is not None:
         resolve_template(template)  # an unknown name fails now, not after the model loaded

@@ -28,101 +28,21 @@ Glossary:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from titan_eval.errors import IncomparableRunsError, UsageError
+from titan_eval.errors import IncomparableRunsError
 from titan_eval.report.paired_bounds import (best_case_upper, bootstrap_drop_bounds, n_to_pass_at_all, tango_lower,
                                              tango_upper)
-from titan_eval.report.planning import RULES, PlanSetting, binary_n
+from titan_eval.report.planning import PlanSetting, binary_n
 from titan_eval.report.gate_clustered import clustered_check
+from titan_eval.report.gate_types import (NON_INFERIORITY, PLANNED_POWER, REGRESSION, GateCheck, GateConfig,  # noqa: F401
+                                         fails)  # GateConfig, GateCheck, GateVerdict, REGRESSION: re-exported
+from titan_eval.report.gate_verdict import GateVerdict
 from titan_eval.report.run_clusters import labels_for, shared_clusters
 from titan_eval.report.runs import DocId, StoredRun, incomparable_reasons
-from titan_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED, is_binary
-
-NON_INFERIORITY, REGRESSION = RULES
-PLANNED_POWER = 0.8  # the power a "needs n" note plans for
-
-
-@dataclass(frozen=True)
-class GateConfig:
-    """metrics/tasks: what is gated (tasks None: every key of the baseline); rule: see the module docstring."""
-
-    metrics: tuple[str, ...] = ("acc", "acc_norm")
-    max_drop: float = 0.01
-    alpha: float = 0.05
-    rule: str = NON_INFERIORITY
-    tasks: tuple[str, ...] | None = None
-    n_resamples: int = DEFAULT_RESAMPLES
-    seed: int = DEFAULT_SEED
-
-    def __post_init__(self) -> None:
-        if not self.metrics:
-            raise UsageError("the gate needs at least one metric")
-        if self.max_drop < 0:
-            raise UsageError(f"max_drop must be non-negative, got {self.max_drop}")
-        if not 0.0 < self.alpha < 1.0:
-            raise UsageError(f"alpha must lie in (0, 1), got {self.alpha}")
-        if self.rule not in RULES:
-            raise UsageError(f"unknown gate rule {self.rule!r}; known: {', '.join(RULES)}")
-
-
-@dataclass(frozen=True)
-class GateCheck:
-    """One gated (key, metric) over its n paired documents.
-
-    drop: baseline − candidate in the metric's better direction; lower/upper: its one-sided bounds at `alpha_check`
-    (only the rule's side decides); losses/gains: b/c for 0/1 metrics; needs_n: under non-inferiority, the n at
-    which the check could pass at all when this n cannot; planned_n: the n for 80% power at the observed
-    discordance and a true drop of 0 (0/1 metrics, non-inferiority); n_effective: n over the design effect on a
-    clustered key (`gate_clustered`)."""
-
-    key: str
-    metric: str
-    n: int
-    baseline: float
-    candidate: float
-    drop: float
-    lower: float
-    upper: float
-    alpha_check: float
-    method: str
-    failed: bool
-    losses: int | None = None
-    gains: int | None = None
-    needs_n: int | None = None
-    planned_n: int | None = None
-    n_effective: float | None = None
-
-    @property
-    def discordance(self) -> float | None:
-        return None if self.losses is None or self.gains is None else (self.losses + self.gains) / self.n
-
-
-@dataclass(frozen=True)
-class GateVerdict:
-    baseline: str
-    candidate: str
-    checks: tuple[GateCheck, ...]
-    config: GateConfig
-
-    @property
-    def passed(self) -> bool:
-        return not any(c.failed for c in self.checks)
-
-    def summary(self) -> str:
-        """One line for the error message / CI log."""
-        from titan_eval.report.gate_verdict import summary_line
-
-        return summary_line(self)
-
-    def to_markdown(self) -> str:
-        from titan_eval.report.gate_verdict import verdict_markdown
-
-        return verdict_markdown(self)
-
+from titan_eval.report.stats import is_binary
 
 def _gated_keys(baseline: StoredRun, candidate: StoredRun, tasks: Sequence[str] | None) -> list[str]:
     keys = list(tasks) if tasks is not None else baseline.keys()
@@ -177,13 +97,6 @@ def _continuous_check(key: str, metric: str, base: np.ndarray, cand: np.ndarray,
     lower, upper = bootstrap_drop_bounds(drops, alpha_check, config.n_resamples, config.seed)
     return GateCheck(key, metric, int(base.size), float(base.mean()), float(cand.mean()), float(drops.mean()) + 0.0,
                      lower, upper, alpha_check, "paired-bootstrap", fails(config, lower, upper))
-
-
-def fails(config: GateConfig, lower: float, upper: float) -> bool:
-    """The rule's decision on one check's bounds (module docstring)."""
-    if config.rule == NON_INFERIORITY:
-        return not upper < config.max_drop
-    return lower > config.max_drop
 
 
 def _cluster_labels(baseline: StoredRun, candidate: StoredRun, key: str, docs: Sequence[DocId]) -> list[str] | None:

@@ -17,17 +17,15 @@ Glossary:
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Hashable, Sequence
+from typing import Hashable, Sequence
 
 import numpy as np
 
 from titan_eval.report.clustered import clustered_mean_se
+from titan_eval.report.gate_types import NON_INFERIORITY, PLANNED_POWER, GateCheck, GateConfig, fails
 from titan_eval.report.paired_bounds import (best_case_upper, n_to_pass_at_all, tango_lower, tango_upper,
                                              wald_drop_bounds)
 from titan_eval.report.planning import PlanSetting, binary_n
-
-if TYPE_CHECKING:
-    from titan_eval.report.gate import GateCheck, GateConfig
 
 
 def design_effect(drops: np.ndarray, labels: Sequence[Hashable]) -> float:
@@ -42,10 +40,8 @@ def design_effect(drops: np.ndarray, labels: Sequence[Hashable]) -> float:
 
 
 def clustered_check(key: str, metric: str, base: np.ndarray, cand: np.ndarray, labels: Sequence[Hashable],
-                    higher_better: bool, binary: bool, config: "GateConfig", alpha_check: float) -> "GateCheck":
+                    higher_better: bool, binary: bool, config: GateConfig, alpha_check: float) -> GateCheck:
     """One gated (key, metric) on clustered documents (module docstring); base, cand: [n] aligned with labels."""
-    from titan_eval.report.gate import NON_INFERIORITY, PLANNED_POWER, GateCheck, fails
-
     drops = (base - cand) if higher_better else (cand - base)
     n, groups = int(drops.size), len(set(labels))
     if not binary:

@@ -4,31 +4,50 @@ the rule, α, each bound against the margin, n and the decision (semantics: `rep
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-if TYPE_CHECKING:
-    from titan_eval.report.gate import GateCheck, GateVerdict
+from titan_eval.report.gate_types import GateCheck, GateConfig
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    baseline: str
+    candidate: str
+    checks: tuple[GateCheck, ...]
+    config: GateConfig
+
+    @property
+    def passed(self) -> bool:
+        return not any(c.failed for c in self.checks)
+
+    def summary(self) -> str:
+        """One line for the error message / CI log."""
+        return summary_line(self)
+
+    def to_markdown(self) -> str:
+        """The markdown verdict (CI comment)."""
+        return verdict_markdown(self)
 
 
 def _bound(x: float) -> str:
     return f"{x:+.4f}" if math.isfinite(x) else ("+inf" if x > 0 else "-inf")
 
 
-def _decisive(verdict: "GateVerdict", check: "GateCheck") -> tuple[str, float]:
+def _decisive(verdict: GateVerdict, check: GateCheck) -> tuple[str, float]:
     """("upper"/"lower", value): the bound the rule decides on."""
     if verdict.config.rule == "non-inferiority":
         return "upper", check.upper
     return "lower", check.lower
 
 
-def _check_phrase(verdict: "GateVerdict", check: "GateCheck") -> str:
+def _check_phrase(verdict: GateVerdict, check: GateCheck) -> str:
     side, value = _decisive(verdict, check)
     relation = "≥" if verdict.config.rule == "non-inferiority" else ">"
     return (f"{check.key}/{check.metric} {side} bound {_bound(value)} {relation} margin {verdict.config.max_drop:g} "
             f"(drop {check.drop:+.4f}, n={check.n})")
 
 
-def summary_line(verdict: "GateVerdict") -> str:
+def summary_line(verdict: GateVerdict) -> str:
     """One line: the rule, α and the failing checks (or how many passed)."""
     c = verdict.config
     head = f"({c.rule}, alpha={c.alpha:g}, {len(verdict.checks)} checks)"
@@ -44,7 +63,7 @@ def summary_line(verdict: "GateVerdict") -> str:
     return f"gate failed {head}: {verdict.candidate}: " + "; ".join(parts)
 
 
-def _rule_sentence(verdict: "GateVerdict") -> str:
+def _rule_sentence(verdict: GateVerdict) -> str:
     c = verdict.config
     m = len(verdict.checks)
     level = 100 * (1 - c.alpha / m)
@@ -59,7 +78,7 @@ def _rule_sentence(verdict: "GateVerdict") -> str:
             f"{c.max_drop:g} or less fails with probability ≤ {c.alpha:g}.")
 
 
-def _notes(verdict: "GateVerdict") -> list[str]:
+def _notes(verdict: GateVerdict) -> list[str]:
     notes = []
     for k in verdict.checks:
         if k.needs_n is not None:
@@ -76,13 +95,13 @@ def _notes(verdict: "GateVerdict") -> list[str]:
     return notes
 
 
-def _best(check: "GateCheck") -> float:
+def _best(check: GateCheck) -> float:
     from titan_eval.report.paired_bounds import best_case_upper
 
     return best_case_upper(check.n_effective or check.n, check.alpha_check)
 
 
-def verdict_markdown(verdict: "GateVerdict") -> str:
+def verdict_markdown(verdict: GateVerdict) -> str:
     """The markdown block: heading with the decision, the rule sentence, a table of checks, notes."""
     c = verdict.config
     head = "✅ **Gate passed**" if verdict.passed else "❌ **Gate failed**"

@@ -10,15 +10,18 @@ says so in a notice). A task given as a YAML path is refused before lm-eval sees
 
 from __future__ import annotations
 
-import logging
-import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from titan_eval.errors import DataError, TitanEvalError, UsageError
 from titan_eval.paths import TASKS_DIR
-from titan_eval.textfiles import load_yaml, one_line, read_text
+from titan_eval.tasks.quiet import quiet_libraries  # noqa: F401 (re-exported)
+from titan_eval.tasks.task_yaml import read_task_yaml
+from titan_eval.textfiles import one_line, read_text
+
+if TYPE_CHECKING:
+    from titan_eval.tasks.fewshot import FewShot
 
 NATIVE_TASKS: dict[str, str] = {}
 """name → 'module:function' of native task runners (filled by the suites)."""
@@ -30,20 +33,6 @@ NATIVE_TASKS.update({
 SHARDED_NATIVE_TASKS: frozenset[str] = frozenset({"reasoning85", "fact_margins"})
 """Native tasks whose runner takes `(loaded, options, dist)` and shards its items across ranks; the others run
 on rank 0 only in a distributed run."""
-
-
-def quiet_libraries() -> None:
-    """Keep lm-eval / datasets chatter off the terminal (warnings still reach the log)."""
-    os.environ.setdefault("TQDM_DISABLE", "1")
-    for name in ("lm-eval", "lm_eval", "lm_eval.api.task", "lm_eval.evaluator", "lm_eval.tasks"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import datasets
-
-        datasets.disable_progress_bars()
-        datasets.logging.set_verbosity_error()
-    except Exception:  # datasets is a dependency; this is only cosmetic
-        pass
 
 
 @lru_cache(maxsize=1)
@@ -72,13 +61,20 @@ SUPPORTED_OUTPUT_TYPES = frozenset({"multiple_choice"})
 serves every type)."""
 
 
+def resolve_names(names: list[str], include_path: Path | None = None) -> dict[str, str]:
+    """{name: source} (`task_names.resolve`) with the project's tasks and suites first."""
+    from titan_eval.tasks.task_names import resolve
+
+    return resolve(names, include_path, project=set(lm_eval_task_names()), native=set(NATIVE_TASKS))
+
+
 def expand_names(names: list[str], include_path: Path | None = None) -> dict[str, str]:
     """{task name: source} to run for `names`: catalogue tags become their tasks (each resolved again, so a project
     task of the same name wins). UsageError for unknown names, catalogue groups (their aggregation is not run by
     `titan-eval run` yet) and output types it does not score yet."""
-    from titan_eval.tasks.task_names import CATALOGUE, resolve
+    from titan_eval.tasks.task_names import CATALOGUE
 
-    resolved = resolve(names, include_path)
+    resolved = resolve_names(names, include_path)
     out: dict[str, str] = {}
     for name, source in resolved.items():
         if source != CATALOGUE:
@@ -114,11 +110,15 @@ def _manager(include: list[Path], data_dir: str | None) -> Any:
                        metadata={"data_dir": data_dir} if data_dir else None)
 
 
-def load_lm_eval_tasks(names: list[str], data_dir: str | None, include_path: Path | None = None) -> dict[str, Any]:
+def load_lm_eval_tasks(names: list[str], data_dir: str | None, include_path: Path | None = None,
+                       fewshot: "FewShot | None" = None) -> dict[str, Any]:
     """lm-eval Task objects {name: Task} for `names` (project tasks, --include-path tasks and lm-eval's catalogue;
     see the module docstring), each read from the local release files or the Hub mirror under `data_dir` when
-    present (`hub_mirror`). `UsageError` for a name none of them has; `DataError` for a task YAML that does not
+    present (`hub_mirror`), with the run's few-shot settings applied (`tasks.fewshot`; default: each task's own
+    number, sampler seeded 0). `UsageError` for a name none of them has; `DataError` for a task YAML that does not
     parse (file:line) or that lm-eval cannot build a task from."""
+    from titan_eval.tasks.fewshot import FewShot, apply_fewshot
+
     from titan_eval.tasks.hub_mirror import serving
     from titan_eval.tasks.task_names import CATALOGUE, INCLUDE, NATIVE, PROJECT, catalogue_folders
 
@@ -151,16 +151,9 @@ def load_lm_eval_tasks(names: list[str], data_dir: str | None, include_path: Pat
     missing = [n for n in sources if n not in built]
     if missing:
         raise DataError(f"lm-eval built no task named {', '.join(missing)} from its definition")
-    return {n: built[n] for n in sources}
-
-
-def read_task_yaml(path: Path) -> dict[str, Any]:
-    """A task YAML as plain data (`!function` read as its text, nothing imported); DataError (file:line) when it
-    does not parse or is not a mapping."""
-    cfg = load_yaml(path, "task YAML", loader=_task_yaml_loader())
-    if not isinstance(cfg, dict):
-        raise DataError(f"{path}: a task YAML must be a mapping")
-    return cfg
+    tasks = {n: built[n] for n in sources}
+    apply_fewshot(tasks, fewshot or FewShot(None, 0))
+    return tasks
 
 
 def check_task_yaml(path: Path) -> None:
@@ -168,14 +161,3 @@ def check_task_yaml(path: Path) -> None:
     the file silently."""
     if not isinstance(read_task_yaml(path).get("task"), str):
         raise DataError(f"{path}: a task YAML must be a mapping with a `task:` name")
-
-
-@lru_cache(maxsize=1)
-def _task_yaml_loader() -> type:
-    import yaml
-
-    class TaskYamlLoader(yaml.SafeLoader):
-        """The safe loader plus lm-eval's `!function` tag, kept as a string."""
-
-    TaskYamlLoader.add_constructor("!function", lambda loader, node: loader.construct_scalar(node))
-    return TaskYamlLoader

@@ -72,7 +72,7 @@ def index_path() -> Path:
 
 def build_index() -> dict[str, CatalogueEntry]:
     """Index lm-eval's bundled tasks with its own TaskManager (imports lm-eval; slow)."""
-    from titan_eval.tasks.catalog import quiet_libraries
+    from titan_eval.tasks.quiet import quiet_libraries
 
     quiet_libraries()
     from lm_eval.tasks import TaskManager

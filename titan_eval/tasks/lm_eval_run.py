@@ -161,7 +161,7 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
     files = data_files(name, options.data_dir, task)
     meta: dict[str, Any] = {"selection": selection.to_dict(), "forward_tokens": forward_tokens, "data_files": files,
                             "invalid_docs": [ln["doc_id"] for ln in lines if ln.get("invalid")]}
-    per_doc = {m: [ln[m] for ln in valid] for m in METRICS}
+    per_doc = {m: [ln[m] for ln in valid] for m in METRICS if all(m in ln for ln in valid)}
     if think is not None:
         meta["think"] = think.to_dict()
         traces = [t for ln in lines for t in ln["think"].get("samples", [ln["think"]])]

@@ -17,7 +17,8 @@ from titan_eval.tasks.clusters import cluster_label, declared_cluster_key
 
 def mc_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any) -> list[dict[str, Any]]:
     """One line per doc: prompt, choices, summed log-probs and token counts per choice, pred/pred_norm/gold,
-    acc/acc_norm as lm-eval computed them (acc_norm divides by the choice's character count)."""
+    acc/acc_norm as lm-eval computed them (acc_norm divides by the choice's character count; absent when the task's
+    metric_list has no acc_norm)."""
     lines = []
     cluster_key = declared_cluster_key(task)
     for s in sorted(samples, key=lambda x: x["doc_id"]):
@@ -33,13 +34,14 @@ def mc_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: st
             "choices": choices, "logprobs": logprobs,
             "n_tokens": [log.n_tokens.get((task.config.task, doc_id, i)) for i in range(len(choices))],
             "pred": int(np.argmax(logprobs)), "pred_norm": int(np.argmax(norm)), "gold": gold,
-            "acc": float(s["acc"]), "acc_norm": float(s["acc_norm"]),
+            "acc": float(s["acc"]), **({"acc_norm": float(s["acc_norm"])} if "acc_norm" in s else {}),
             "doc_hash": s.get("doc_hash"),
         }
         if cluster_key is not None and (label := cluster_label(s["doc"], doc_id, cluster_key, key)) is not None:
             line["cluster"] = label
         if not all(math.isfinite(x) for x in logprobs):
-            line.update(invalid="non-finite log-likelihood", acc=None, acc_norm=None, pred=None, pred_norm=None)
+            line.update(invalid="non-finite log-likelihood", acc=None, pred=None, pred_norm=None,
+                        **({"acc_norm": None} if "acc_norm" in line else {}))
         think = log.think.get((task.config.task, doc_id))
         if think is not None:
             line["think"] = think

@@ -17,7 +17,8 @@ def matches(name: str, pattern: str | None) -> bool:
 
 def catalogue_lines(pattern: str | None) -> list[str]:
     """One line per matching name: `name  kind  output_type  source`."""
-    from titan_eval.tasks.catalog import NATIVE_TASKS, lm_eval_task_files, read_task_yaml
+    from titan_eval.tasks.catalog import NATIVE_TASKS, lm_eval_task_files
+    from titan_eval.tasks.task_yaml import read_task_yaml
     from titan_eval.tasks.catalogue_index import DEFAULT_OUTPUT_TYPE, catalogue
 
     rows: list[tuple[str, str, str, str]] = []

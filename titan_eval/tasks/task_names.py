@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from titan_eval.errors import DataError, UsageError
+from titan_eval.tasks.task_yaml import read_task_yaml
 
 PROJECT, NATIVE, INCLUDE, CATALOGUE = "project", "native", "include", "catalogue"
 
@@ -20,8 +21,6 @@ PROJECT, NATIVE, INCLUDE, CATALOGUE = "project", "native", "include", "catalogue
 def include_names(folder: Path) -> dict[str, Path]:
     """{task, group or tag name: YAML} for the task YAMLs under a user's folder (read as data: nothing imported).
     DataError for a folder that does not exist or a YAML that does not parse (file:line)."""
-    from titan_eval.tasks.catalog import read_task_yaml
-
     if not folder.is_dir():
         raise DataError(f"--include-path {folder}: not a folder")
     found: dict[str, Path] = {}
@@ -42,12 +41,10 @@ def _suggestions(name: str, known: Sequence[str]) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
-def resolve(names: Sequence[str], include_path: Path | None = None) -> dict[str, str]:
-    """{name: source} for every name (module docstring). UsageError for a YAML path (task files are only read from
-    the project, the --include-path folder and lm-eval's own package) or an unknown name, with the closest names."""
-    from titan_eval.tasks.catalog import NATIVE_TASKS, lm_eval_task_names
-
-    project = set(lm_eval_task_names())
+def resolve(names: Sequence[str], include_path: Path | None, project: set[str], native: set[str]) -> dict[str, str]:
+    """{name: source} for every name (module docstring), given the project's task and suite names. UsageError for
+    a YAML path (task files are only read from the project, the --include-path folder and lm-eval's own package) or
+    an unknown name, with the closest names."""
     included = include_names(include_path) if include_path is not None else {}
     out: dict[str, str] = {}
     pending: list[str] = []
@@ -57,7 +54,7 @@ def resolve(names: Sequence[str], include_path: Path | None = None) -> dict[str,
                              f"--include-path FOLDER")
         if name in project:
             out[name] = PROJECT
-        elif name in NATIVE_TASKS:
+        elif name in native:
             out[name] = NATIVE
         elif name in included:
             out[name] = INCLUDE
@@ -69,9 +66,9 @@ def resolve(names: Sequence[str], include_path: Path | None = None) -> dict[str,
         index = catalogue()
         unknown = [n for n in pending if n not in index]
         if unknown:
-            known = sorted(project | set(NATIVE_TASKS) | set(included) | set(index))
+            known = sorted(project | native | set(included) | set(index))
             hints = "; ".join(f"{n}{_suggestions(n, known)}" for n in unknown)
-            raise UsageError(f"unknown task(s) {hints}; project tasks: {', '.join(sorted(project | set(NATIVE_TASKS)))}"
+            raise UsageError(f"unknown task(s) {hints}; project tasks: {', '.join(sorted(project | native))}"
                              f"; `titan-eval tasks --all` lists lm-eval's catalogue")
         out.update({n: CATALOGUE for n in pending})
     return out
