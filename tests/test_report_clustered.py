@@ -292,3 +292,22 @@ def test_the_run_table_and_run_json_carry_the_clustered_se() -> None:
     assert markdown_summary(again) == text
     plain = markdown_summary(RunRecord(run_id="r", status="complete", results=(_clustered_result(values, None),)))
     assert "clusters" not in plain and "cluster-robust" not in plain
+
+
+def test_compare_command_takes_power_and_cluster_by(tmp_path: Path) -> None:
+    """`titan-eval compare --cluster-by category --power 0.9 --format json`: the CLI reaches the same table."""
+    from cli_helpers import invoke
+
+    base, cand = paired_acc(60, 30, losses=8, gains=2)
+    cats = [f"cat{i % 6}" for i in range(60)]
+    a = write_run(tmp_path / "a", {"reasoning85": {"strict": base}}, categories={"reasoning85": cats})
+    b = write_run(tmp_path / "b", {"reasoning85": {"strict": cand}}, categories={"reasoning85": cats})
+    done = invoke("compare", str(a), str(b), "--cluster-by", "category", "--power", "0.9", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    delta = next(r for r in doc["rows"] if r["kind"] == "run" and not r["baseline"])
+    expected = compare_runs([load_run(a), load_run(b)], config=CompareConfig(cluster_by="category", power=0.9))
+    assert doc["power"] == 0.9 and delta["delta_clusters"] == 6
+    in_process = [r for r in json.loads(expected.to_json())["rows"] if r["kind"] == "run" and not r["baseline"]]
+    assert delta["mde"] == pytest.approx(in_process[0]["mde"], rel=1e-12) and delta["mde"] > 0
+    assert invoke("compare", str(a), str(b), "--power", "1.5").returncode == 2

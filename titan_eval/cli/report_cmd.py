@@ -49,15 +49,18 @@ def compare(
     by: ByOpt = None,
     fmt: FormatOpt = TableFormat.md,
     alpha: Annotated[float, typer.Option(help="1 − confidence level of the intervals.")] = 0.05,
+    power: Annotated[float, typer.Option(help="Power the minimum detectable effect (mde) is stated at.")] = 0.8,
+    cluster_by: Annotated[Optional[str], typer.Option(
+        help="Cluster every key's documents on this per-sample field (default: the tasks' declared keys).")] = None,
 ) -> None:
-    """Table of tasks × runs: value [95% CI] n, and paired deltas against the baseline (Holm-adjusted)."""
+    """Table of tasks × runs: value [95% CI] n, and paired deltas against the baseline (Holm-adjusted, with mde)."""
     from titan_eval.report import CompareConfig, compare_runs, load_literature, load_run
 
     table = compare_runs(
         [load_run(r) for r in runs],
         baseline=load_run(baseline) if baseline is not None else None,
         literature=[column for ref in literature or () for column in load_literature(ref)],
-        config=CompareConfig(alpha=alpha, by=by),
+        config=CompareConfig(alpha=alpha, by=by, power=power, cluster_by=cluster_by),
     )
     render = {TableFormat.md: table.to_markdown, TableFormat.csv: table.to_csv, TableFormat.json: table.to_json}
     typer.echo(render[fmt](), nl=False)
