@@ -1,12 +1,15 @@
 """Batch invariance (issue 23): with `deterministic` a request's log-likelihood bits do not depend on the batch
 size, its batch companions or their order — on every tiny card, in ll and cot mode (`engine.invariance`).
 
-Every test here fails on the batched path (`deterministic=False`), measured once on this project's CPU machine:
-- engine scoring, batch k ∈ {3, 8, 16} with shuffled random companions vs each request alone: max |Δ| per token
-  5e-7 (mamba-tiny, helix-tiny) to 1.4e-6 (titan-tiny, h64lm-tiny);
-- `titan-eval run arc_easy --limit 60 --mode ll,cot --think-budget 4` at --batch-size 1, 3, 8, 16: samples.jsonl
-  differs on every card (max |Δ| of a choice's summed log-prob vs batch size 1, see BENCHMARKS.md "Issue 23":
-  OLD_PATH_MAX_DIFF below).
+Every test here fails on the batched path (the same tests with `deterministic=False`), measured once on this
+project's 2-core CPU machine (torch 2.13.0, MKL, 1 thread):
+- engine scoring, batch k ∈ {3, 8, 16} with shuffled random companions vs each request alone: fails on every card
+  (a probe of the same request shapes: max |Δ| per token 4.8e-7 on mamba-tiny and helix-tiny, 9.5e-7 on
+  titan-tiny, 1.4e-6 on h64lm-tiny); engine generation, batch 3 vs alone: fails on every card (same tokens, the
+  log-probs differ in the last bits);
+- in-process `titan-eval run arc_easy --limit 60 --mode ll,cot --think-budget 4` at --batch-size 3, 8 and 16 vs
+  1: samples.jsonl differs on every card at every batch size; max |Δ| of a choice's summed log-prob (ll / cot):
+  titan-tiny 2.9e-6 / 2.9e-6, mamba-tiny 9.5e-7 / 9.5e-7, helix-tiny 2.4e-6 / 1.9e-6, h64lm-tiny 1.1e-5 / 7.4e-6.
 """
 
 from __future__ import annotations
@@ -29,7 +32,6 @@ BATCH_SIZES = (1, 3, 8, 16)
 DOCS = 60
 THINK_BUDGET = 4
 TOK = ByteTokenizer(["<|endoftext|>", "<think>", "</think>"], "<|endoftext|>")
-OLD_PATH_MAX_DIFF = {}  # filled in from the measurement below (card → max |Δ summed log-prob| vs batch size 1)
 
 
 def _random_requests(rng: random.Random, n_contexts: int) -> list[ScoreRequest]:
@@ -109,3 +111,11 @@ def test_run_samples_are_byte_identical_across_batch_sizes(shared: Path, tmp_pat
 def test_run_samples_are_byte_identical_for_every_card_mode_and_batch_size(card: str, shared: Path,
                                                                           tmp_path: Path) -> None:
     _check_matrix(card, shared, tmp_path, ("ll", "cot"), BATCH_SIZES)
+
+
+def test_lm_eval_model_args_take_deterministic() -> None:
+    from titan_eval.adapter import TitanEvalLM
+
+    lm = TitanEvalLM.create_from_arg_string("card=mamba-tiny,deterministic=true", {"batch_size": 16})
+    assert lm.deterministic is True and lm.get_model_info()["deterministic"] is True
+    assert TitanEvalLM.create_from_arg_string("card=mamba-tiny").deterministic is False
