@@ -90,7 +90,8 @@ def _samples(loaded, data_dir: Path, out: Path, batch_size: int, modes: tuple[st
 
 
 def _check_matrix(card: str, shared: Path, tmp_path: Path, modes: tuple[str, ...],
-                  batch_sizes: tuple[int, ...]) -> None:
+                  batch_sizes: tuple[int, ...]) -> bytes:
+    """samples.jsonl of `--deterministic` runs at every batch size, asserted byte-identical; returns it."""
     loaded = load(card)
     runs = {b: _samples(loaded, shared / "data", tmp_path / f"b{b}", b, modes) for b in batch_sizes}
     lines = runs[batch_sizes[0]].decode().splitlines()
@@ -99,11 +100,15 @@ def _check_matrix(card: str, shared: Path, tmp_path: Path, modes: tuple[str, ...
     for b in batch_sizes[1:]:
         assert runs[b] == runs[batch_sizes[0]], f"{card}: samples.jsonl at --batch-size {b} differs from " \
                                                 f"--batch-size {batch_sizes[0]}"
+    return runs[batch_sizes[0]]
 
 
 def test_run_samples_are_byte_identical_across_batch_sizes(shared: Path, tmp_path: Path) -> None:
-    """The quick slice of the matrix below: mamba-tiny, ll and cot, batch sizes 1 and 16."""
-    _check_matrix("mamba-tiny", shared, tmp_path, ("ll", "cot"), (1, 16))
+    """The quick slice of the matrix below: mamba-tiny, ll and cot, batch sizes 1 and 16; and `--batch-size 1`
+    without the flag takes the same path (the same bytes)."""
+    deterministic = _check_matrix("mamba-tiny", shared, tmp_path, ("ll", "cot"), (1, 16))
+    plain = _samples(load("mamba-tiny"), shared / "data", tmp_path / "plain", 1, ("ll", "cot"), deterministic=False)
+    assert plain == deterministic
 
 
 @pytest.mark.slow
