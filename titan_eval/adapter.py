@@ -41,7 +41,10 @@ class RequestLog:
     """Per-request details lm-eval's own logs lack, keyed by (task, doc_id, choice index)."""
 
     n_tokens: dict[tuple[str, Any, int], int] = field(default_factory=dict)
+    """Tokens scored: a loglikelihood request's continuation, a rolling request's whole text."""
     think: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
+    generated: dict[tuple[str, Any, int], dict[str, Any]] = field(default_factory=dict)
+    """A generate_until request's `{"n_tokens": generated tokens, "stop_reason": ...}`."""
 
 
 def _as_bool(value: Any) -> bool:
@@ -229,38 +232,51 @@ class TitanEvalLM(TemplateLM):
         out = []
         for inst in requests:
             (text,) = inst.args
+            ids = self.tok_encode(text)
             windows = [make_disjoint_window(w) for w in get_rolling_token_windows(
-                token_list=self.tok_encode(text), prefix_token=self.prefix_token_id,
-                max_seq_len=self.max_length, context_len=1)]
+                token_list=ids, prefix_token=self.prefix_token_id, max_seq_len=self.max_length, context_len=1)]
             reqs = [ScoreRequest(tuple(c), tuple(x)) for c, x in windows if x]
             out.append(sum(r.logprob for r in score(self.model, reqs, self.batch_size_value, self.reuse_prefix,
-                                                    deterministic=self.deterministic)))
+                                                    self.counter, deterministic=self.deterministic)))
+            self.log.n_tokens[(getattr(inst, "task_name", None), self.doc_id(inst), 0)] = len(ids)
         return out
 
     def generate_until(self, requests: list, disable_tqdm: bool = False) -> list[str]:
-        """Greedy (or seeded sampled) generation until a stop string, EOS or max_gen_toks."""
+        """Greedy (or seeded sampled) generation with lm-eval's HFLM semantics: its generation kwargs normalised
+        by lm-eval (`max_gen_toks` and its aliases, default 256; `do_sample`/`temperature`), the EOS text added to
+        the stop strings, the context left-truncated to max_length − max_gen_toks tokens, the text cut before the
+        first stop string."""
+        from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
+
         results: list[str | None] = [None] * len(requests)
         groups: dict[str, list[int]] = {}
         for i, inst in enumerate(requests):
             groups.setdefault(repr(sorted(inst.args[1].items())), []).append(i)
+        eos = self.tok_decode([self.eot_token_id])
         for members in groups.values():
-            kwargs = dict(requests[members[0]].args[1])
-            until = kwargs.get("until") or []
-            until = [until] if isinstance(until, str) else list(until)
+            kwargs = normalize_gen_kwargs(dict(requests[members[0]].args[1]), 256)
+            until = handle_stop_sequences(kwargs.pop("until", None), eos=eos or None)
+            max_gen_toks = int(kwargs.pop("max_gen_toks"))
+            if max_gen_toks >= self.max_length:
+                raise UsageError(f"max_gen_toks {max_gen_toks} must be below the model's max_length "
+                                 f"{self.max_length}")
             config = GenerationConfig(
-                max_new_tokens=int(kwargs.get("max_gen_toks", 256)),
+                max_new_tokens=max_gen_toks,
                 stop_ids=(self.eot_token_id,),
                 stop_strings=tuple(until),
                 temperature=float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0,
                 mask_vocab_from=self.loaded.card.generation.get("mask_vocab_from"),
             )
-            prompts = [self.tok_encode(requests[i].args[0])[-self.max_length:] for i in members]
+            prompts = [self.tok_encode(requests[i].args[0])[-(self.max_length - max_gen_toks):] for i in members]
             seeds = [derived_seed(self.seed, getattr(requests[i], "task_name", None), self.doc_id(requests[i], i),
                                   "generate") for i in members]
             gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
                             progress=self.progress, deterministic=self.deterministic)
             for i, g in zip(members, gens):
                 results[i] = g.text
+                inst = requests[i]
+                self.log.generated[(getattr(inst, "task_name", None), self.doc_id(inst, i),
+                                    getattr(inst, "idx", 0))] = {"n_tokens": len(g.ids), "stop_reason": g.stop_reason}
         return [r if r is not None else "" for r in results]
 
     def get_model_info(self) -> dict[str, Any]:

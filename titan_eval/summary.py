@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from titan_eval.records import RunRecord
+from titan_eval.report.runs import metric_name
 
 CLUSTER_NOTE = ("Rows with clusters: stderr and ci95 are cluster-robust (CR1) over that many clusters of the task's "
                 "cluster key (documents not independent; docs/gates.md); run.json results keep lm-eval's stderr.")
@@ -25,8 +26,9 @@ def summary_rows(record: RunRecord) -> list[dict[str, Any]]:
         for name, value in result.metrics.items():
             if "," not in name or "_stderr" in name or not isinstance(value, (int, float)) or isinstance(value, bool):
                 continue
-            metric = name.split(",")[0]
-            stderr = result.metrics.get(name.replace(metric, f"{metric}_stderr", 1))
+            metric = metric_name(name)  # `acc`, or `exact_match,strict-match` under a filter
+            bare = name.split(",")[0]
+            stderr = result.metrics.get(name.replace(bare, f"{bare}_stderr", 1))
             ci = cis.get(metric)
             clusters = None if ci is None else ci.get("clusters")
             if clusters is not None:

@@ -36,7 +36,8 @@ LiteratureOpt = Annotated[
 ]
 ByOpt = Annotated[Optional[str], typer.Option(help="Also group rows by this per-sample field, e.g. category.")]
 FormatOpt = Annotated[TableFormat, typer.Option("--format", help="Output format.")]
-MetricOpt = Annotated[str, typer.Option(help="Comma-separated metrics to gate.")]
+MetricOpt = Annotated[str, typer.Option(
+    help="Comma-separated metrics to gate (a bare name covers each lm-eval filter of it); all: every metric.")]
 MaxDropOpt = Annotated[float, typer.Option(help="Largest tolerated drop (absolute; 0.01 = one point).")]
 TasksOpt = Annotated[Optional[str], typer.Option(help="Comma-separated result keys (default: all of the baseline's).")]
 VerdictOpt = Annotated[Optional[Path], typer.Option(help="Also write the markdown verdict here (for CI comments).")]

@@ -19,7 +19,8 @@ and names the n that could.
 
 Comparability (IncomparableRunsError, exit 2): both runs complete; for every gated key identical `data_sha256`,
 `prompt_sha256`, `mode`, `scorer` and `doc_ids_sha256`, and the same scored doc_ids in samples.jsonl; every gated
-key and metric present in both runs.
+key and metric present in both runs. A metric lm-eval reports per filter (`exact_match,strict-match`) is gated per
+filter; its bare name gates every filter of it, and `all` every metric each key has (`gated_metrics`).
 
 Glossary:
     max_drop   the margin: largest tolerated fall of a metric (absolute, metric units: 0.01 = one accuracy point)
@@ -37,8 +38,8 @@ from titan_eval.report.paired_bounds import (best_case_upper, bootstrap_drop_bou
                                              tango_upper)
 from titan_eval.report.planning import PlanSetting, binary_n
 from titan_eval.report.gate_clustered import clustered_check
-from titan_eval.report.gate_types import (NON_INFERIORITY, PLANNED_POWER, REGRESSION, GateCheck, GateConfig,  # noqa: F401
-                                         fails)  # GateConfig, GateCheck, GateVerdict, REGRESSION: re-exported
+from titan_eval.report.gate_types import (ALL_METRICS, NON_INFERIORITY, PLANNED_POWER, REGRESSION,  # noqa: F401
+                                         GateCheck, GateConfig, fails)  # GateConfig, GateCheck, GateVerdict, REGRESSION: re-exported
 from titan_eval.report.gate_verdict import GateVerdict
 from titan_eval.report.run_clusters import labels_for, shared_clusters
 from titan_eval.report.runs import DocId, StoredRun, incomparable_reasons
@@ -55,8 +56,24 @@ def _gated_keys(baseline: StoredRun, candidate: StoredRun, tasks: Sequence[str] 
     return keys
 
 
+def gated_metrics(baseline: StoredRun, key: str, requested: Sequence[str]) -> list[str]:
+    """The metrics gated on `key` for the requested names: `ALL_METRICS` gives every metric the baseline has on the
+    key; a name the key has is itself; a bare name of a metric the key has only under filters (`exact_match` on
+    gsm8k) gives each filter's (`exact_match,strict-match`, `exact_match,flexible-extract`); any other name stays
+    (and is reported missing)."""
+    have = baseline.metrics(key)
+    if tuple(requested) == (ALL_METRICS,):
+        return list(have)
+    out: list[str] = []
+    for name in requested:
+        filtered = [m for m in have if "," in m and m.split(",")[0] == name]
+        out += [name] if name in have or not filtered else filtered
+    return out
+
+
 def check_comparable(baseline: StoredRun, candidate: StoredRun, keys: Sequence[str], metrics: Sequence[str]) -> None:
-    """Raise IncomparableRunsError unless the runs may be gated on these keys and metrics (see module docstring)."""
+    """Raise IncomparableRunsError unless the runs may be gated on these keys and metrics (`gated_metrics` of each
+    key; see module docstring)."""
     for run in (baseline, candidate):
         if run.status != "complete":
             raise IncomparableRunsError(f"{run.label} is not complete (status {run.status!r})")
@@ -67,7 +84,7 @@ def check_comparable(baseline: StoredRun, candidate: StoredRun, keys: Sequence[s
         unpaired = set(baseline.samples.get(key, {})) ^ set(candidate.samples.get(key, {}))
         if unpaired:
             raise IncomparableRunsError(f"{key}: the runs scored different documents ({len(unpaired)} not in both)")
-        for metric in metrics:
+        for metric in gated_metrics(baseline, key, metrics):
             missing = [r.label for r in (baseline, candidate) if metric not in r.metrics(key)]
             if missing:
                 raise IncomparableRunsError(f"{key}: metric {metric!r} missing in {', '.join(missing)}")
@@ -113,10 +130,11 @@ def evaluate_gate(baseline: StoredRun, candidate: StoredRun, config: GateConfig 
     """Gate `candidate` against `baseline`; IncomparableRunsError when they cannot be compared."""
     keys = _gated_keys(baseline, candidate, config.tasks)
     check_comparable(baseline, candidate, keys, config.metrics)
-    alpha_check = config.alpha / (len(keys) * len(config.metrics))
+    per_key = {key: gated_metrics(baseline, key, config.metrics) for key in keys}
+    alpha_check = config.alpha / sum(len(m) for m in per_key.values())
     checks: list[GateCheck] = []
     for key in keys:
-        for metric in config.metrics:
+        for metric in per_key[key]:
             base_vals, cand_vals = baseline.values(key, metric), candidate.values(key, metric)
             docs = sorted(base_vals, key=str)
             if not docs:

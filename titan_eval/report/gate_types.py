@@ -11,6 +11,7 @@ from titan_eval.report.stats import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 NON_INFERIORITY, REGRESSION = RULES
 PLANNED_POWER = 0.8  # the power a "needs n" note plans for
+ALL_METRICS = "all"  # as the one gated metric: every metric each gated key has
 
 
 @dataclass(frozen=True)

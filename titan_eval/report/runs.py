@@ -59,12 +59,13 @@ class StoredRun:
         return sorted(set(self.results) | set(self.samples))
 
     def metrics(self, key: str) -> list[str]:
-        """Metric names of a key: from `results[key]` (`"acc,none"` → `acc`, stderr entries skipped); for a key
+        """Metric names of a key: from `results[key]` (`"acc,none"` → `acc`; under another filter lm-eval's whole
+        key, `"exact_match,strict-match"`, which is also the samples field; stderr entries skipped); for a key
         without a results entry (a killed run), the numeric fields shared by all of its samples."""
         entry = self.results.get(key)
         if entry:
-            names = [k.split(",")[0] for k, v in entry.items() if "," in k and _is_number(v)]
-            return sorted({n for n in names if not n.endswith("_stderr")})
+            names = [metric_name(k) for k, v in entry.items() if "," in k and _is_number(v)]
+            return sorted({n for n in names if not n.split(",")[0].endswith("_stderr")})
         docs = list(self.samples.get(key, {}).values())
         if not docs:
             return []
@@ -104,8 +105,16 @@ class StoredRun:
         return out
 
     def higher_better(self, key: str, metric: str) -> bool:
-        """Direction of a metric from `higher_is_better` (true when not recorded: accuracies)."""
-        return bool(self.higher_is_better.get(key, {}).get(metric, True))
+        """Direction of a metric from `higher_is_better` (true when not recorded: accuracies); a metric under a
+        filter (`exact_match,strict-match`) has its metric's direction (lm-eval records it per metric)."""
+        recorded = self.higher_is_better.get(key, {})
+        return bool(recorded.get(metric, recorded.get(metric.split(",")[0], True)))
+
+
+def metric_name(result_key: str) -> str:
+    """The metric a run.json results key names: `acc` for `"acc,none"`, the key itself under another filter
+    (`"exact_match,strict-match"`: lm-eval's name, and the per-document field in samples.jsonl)."""
+    return result_key[: -len(",none")] if result_key.endswith(",none") else result_key
 
 
 def _is_number(value: Any) -> bool:

@@ -56,9 +56,9 @@ def all_task_names() -> list[str]:
     return sorted(set(lm_eval_task_names()) | set(NATIVE_TASKS))
 
 
-SUPPORTED_OUTPUT_TYPES = frozenset({"multiple_choice"})
-"""lm-eval output types `titan-eval run` scores and logs per sample (the adapter, `lm_eval --model titan-eval`,
-serves every type)."""
+SUPPORTED_OUTPUT_TYPES = frozenset({"multiple_choice", "loglikelihood", "loglikelihood_rolling", "generate_until"})
+"""lm-eval output types `titan-eval run` scores and logs per sample (all four; in --cot mode multiple choice only,
+`tasks.lm_eval_run.NO_COT_TYPES`)."""
 
 
 def resolve_names(names: list[str], include_path: Path | None = None) -> dict[str, str]:

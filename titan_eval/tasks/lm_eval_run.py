@@ -1,6 +1,8 @@
-"""lm-eval's tasks (hellaswag, arc_*, titan_sample) in one mode: select documents, run lm-eval's `evaluate` with
-`TitanEvalLM` (ll, or think for cot), and turn its per-document records into titan-eval sample lines and
-`TaskResult`s (one per task).
+"""lm-eval's tasks (hellaswag, arc_*, titan_sample, and the catalogue's tasks of every output type) in one mode:
+select documents, run lm-eval's `evaluate` with `TitanEvalLM` (ll, or think for cot), and turn its per-document
+records into titan-eval sample lines (`tasks.request_lines`, by output type) and `TaskResult`s (one per task).
+Multiple-choice results are aggregated from the lines' acc/acc_norm; the other types' from lm-eval's own
+per-document values (`tasks.doc_metrics`), per filter, with the task's own aggregations.
 
 Fingerprints: `data_sha256` covers exactly the files this task read for this data dir (`tasks.data.data_files`);
 `prompt_sha256` covers every document's id, lm-eval prompt, choices and gold, and in cot mode also the think prompt
@@ -16,7 +18,7 @@ from dataclasses import replace
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from titan_eval.distributed import SINGLE, Dist, exchange, partition
-from titan_eval.errors import DataError
+from titan_eval.errors import DataError, UsageError
 from titan_eval.loading import LoadedModel
 from titan_eval.progress import ProgressLike, as_progress
 from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
@@ -25,11 +27,18 @@ from titan_eval.tasks.chunk_costs import cache_template_compilation, index_doc_i
 from titan_eval.tasks.clusters import declared_cluster_key
 from titan_eval.tasks.data import data_files
 from titan_eval.hashing import sha256_json
-from titan_eval.tasks.mc_samples import mc_sample_lines
+from titan_eval.tasks.doc_metrics import aggregate_raw, per_doc_values
+from titan_eval.tasks.line_fields import SCORERS
+from titan_eval.tasks.request_lines import sample_lines
 from titan_eval.tasks.selection import select_docs
 from titan_eval.think_stats import think_statistics
 
-SCORER = "lm-eval-mc-v1"
+SCORER = SCORERS["multiple_choice"]
+NO_COT_TYPES = {"generate_until": "think-then-answer generation is not supported yet",
+                "loglikelihood_rolling": "a rolling log-likelihood has nothing to answer",
+                "loglikelihood": "think mode lists a document's choices, and a loglikelihood task's one choice is "
+                                 "its answer"}
+"""Output types `--cot` refuses, and why."""
 DOCS_PER_WRITE = 32
 """Documents per lm-eval `evaluate` call; their sample lines are appended (and fsync'd) when the call returns.
 The chunks form a fixed grid over each task's selected documents, so a resumed run batches exactly as an
@@ -66,6 +75,7 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
 
     progress = as_progress(progress)
     built = tasks if tasks is not None else load_lm_eval_tasks(list(names), options.data_dir)
+    check_cot(built, names, options.modes)
     task_dict = {n: index_doc_iterator(built[n]) for n in names}
     cache_template_compilation()  # both: per-chunk costs of lm-eval's evaluate (tasks.chunk_costs)
     think = _think_options(loaded, options) if mode == "cot" else None
@@ -123,17 +133,30 @@ def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: l
                        verbosity="ERROR")
     except (KeyError, ValueError, TypeError) as err:
         raise DataError(f"lm-eval could not evaluate {name}: {type(err).__name__}: {err}") from err
-    return mc_sample_lines(task, out["samples"][name], key, mode, lm.log)
+    return sample_lines(task, out["samples"][name], key, mode, lm.log)
+
+
+def check_cot(tasks: Mapping[str, Any], names: Sequence[str], modes: Sequence[str]) -> None:
+    """`UsageError` before anything runs when a cot mode is asked of a task whose output type it cannot serve
+    (`NO_COT_TYPES`)."""
+    if "cot" not in modes:
+        return
+    for name in names:
+        why = NO_COT_TYPES.get(tasks[name].OUTPUT_TYPE)
+        if why is not None:
+            raise UsageError(f"{name} is a {tasks[name].OUTPUT_TYPE} task and --cot / --mode cot cannot run it "
+                             f"({why}): run it in ll mode")
 
 
 def doc_costs(task: Any, doc_ids: Sequence[Any], tok: Any) -> list[int]:
-    """Each document's scoring work in tokens: its lm-eval prompt plus every choice (what sharding balances)."""
+    """Each document's scoring work in tokens: its lm-eval prompt plus every choice, or plus its target for the
+    other output types (what sharding balances)."""
     costs = []
     for d in doc_ids:
         doc = task.eval_docs[d]
         text = task.doc_to_text(doc)
-        choices = task.doc_to_choice(doc)
-        costs.append(len(tok.encode(str(text))) + sum(len(tok.encode(str(c))) for c in choices))
+        parts = task.doc_to_choice(doc) if task.OUTPUT_TYPE == "multiple_choice" else [task.doc_to_target(doc)]
+        costs.append(len(tok.encode(str(text))) + sum(len(tok.encode(str(c))) for c in parts))
     return costs
 
 
@@ -157,11 +180,13 @@ def aggregate(task: Any, lines: Sequence[dict[str, Any]], metrics: Sequence[str]
 def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str, Any]], selection: Any,
                  think: Any, forward_tokens: int, options: Any, seconds: float) -> TaskOutput:
     valid = [ln for ln in lines if not ln.get("invalid")]
-    metrics = {"alias": key, **aggregate(task, valid)}
+    multiple_choice = task.OUTPUT_TYPE == "multiple_choice"
+    metrics = {"alias": key, **(aggregate(task, valid) if multiple_choice else aggregate_raw(task, valid))}
     files = data_files(name, options.data_dir, task)
     meta: dict[str, Any] = {"selection": selection.to_dict(), "forward_tokens": forward_tokens, "data_files": files,
                             "invalid_docs": [ln["doc_id"] for ln in lines if ln.get("invalid")]}
-    per_doc = {m: [ln[m] for ln in valid] for m in METRICS if all(m in ln for ln in valid)}
+    per_doc = {m: [ln[m] for ln in valid] for m in METRICS if all(m in ln for ln in valid)} if multiple_choice \
+        else per_doc_values(task, valid)
     if think is not None:
         meta["think"] = think.to_dict()
         traces = [t for ln in lines for t in ln["think"].get("samples", [ln["think"]])]
@@ -170,8 +195,10 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
             trace_metrics, per_doc["acc_trace_mean"] = trace_accuracy(valid)
             metrics.update(trace_metrics)
     fingerprint = TaskFingerprint(
-        task=name, mode=mode, scorer=SCORER, data_sha256=sha256_json(sorted(files.values())) if files else "hub",
-        prompt_sha256=sha256_json([_prompt_fields(ln) for ln in lines]),
+        task=name, mode=mode, scorer=SCORERS.get(task.OUTPUT_TYPE, SCORER),
+        data_sha256=sha256_json(sorted(files.values())) if files else "hub",
+        prompt_sha256=sha256_json([_prompt_fields(ln) for ln in lines] if multiple_choice else
+                                  [_generation_settings(task)] + [_prompt_fields(ln) for ln in lines]),
         doc_ids_sha256=sha256_json([ln["doc_id"] for ln in lines]))
     cluster_key = declared_cluster_key(task)
     clusters = [str(ln.get("cluster", ln["doc_id"])) for ln in valid] if cluster_key is not None else None
@@ -183,10 +210,19 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
 
 
 def _prompt_fields(line: dict[str, Any]) -> list[Any]:
-    fields = [line["doc_id"], line["prompt"], line["choices"], line["gold"]]
+    if "choices" in line:
+        fields = [line["doc_id"], line["prompt"], line["choices"], line["gold"]]
+    else:  # loglikelihood, rolling, generate_until
+        fields = [line["doc_id"], line["prompt"], line["target"]]
     if "think" in line:
         fields.append(line["think"]["prompt"])
     return fields
+
+
+def _generation_settings(task: Any) -> Any:
+    """A generate task's generation kwargs (stop strings and max_gen_toks change every answer); None otherwise."""
+    kwargs = getattr(task.config, "generation_kwargs", None) if task.OUTPUT_TYPE == "generate_until" else None
+    return {k: kwargs[k] for k in sorted(kwargs)} if kwargs else None
 
 
 def _think_options(loaded: LoadedModel, options: Any) -> Any:

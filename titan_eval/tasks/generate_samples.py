@@ -1,0 +1,37 @@
+"""lm-eval `generate_until` tasks (gsm8k) → sample lines (docs/results-format.md).
+
+lm-eval logs one record per document and filter (gsm8k: strict-match, flexible-extract); they become one line per
+document: the prompt (few-shot examples included), the target, the generated text, its token count and why it
+stopped, the answer each filter extracted (`filtered[filter]`), and each metric per filter under lm-eval's result
+name (`exact_match,strict-match`; a metric under the `none` filter keeps its bare name), with lm-eval's raw
+per-document values in `doc_metrics`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from titan_eval.tasks.doc_metrics import doc_values, raw_values
+from titan_eval.tasks.line_fields import first_line_fields, request_args
+
+
+def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any
+                          ) -> list[dict[str, Any]]:
+    """One line per document, in doc_id order."""
+    by_doc: dict[Any, list[dict[str, Any]]] = {}
+    for s in samples:
+        by_doc.setdefault(s["doc_id"], []).append(s)
+    lines = []
+    for doc_id in sorted(by_doc):
+        records = by_doc[doc_id]
+        first = records[0]
+        generations = list(first["resps"][0])
+        raw: dict[str, Any] = {}
+        for s in records:
+            raw.update(raw_values(s))
+        line = {**first_line_fields(task, first, key, mode, request_args(first)[0][0]),
+                "generation": generations[0] if len(generations) == 1 else generations,
+                **log.generated.get((task.config.task, doc_id, 0), {}),
+                "filtered": {s["filter"]: s["filtered_resps"][0] for s in records},
+                **doc_values(task, raw), "doc_metrics": raw}
+        lines.append(line)
+    return lines
