@@ -30,7 +30,7 @@ GSM8K_TEST = [
     ("Tom has 3 apples and buys 4 more. How many apples does he have?", "3 + 4 = <<3+4=7>>7\n#### 7"),
     ("A book costs $12. How much do 3 books cost?", "12 * 3 = <<12*3=36>>36\n#### 36"),
     ("Sara had 20 stickers and gave away 8. How many are left?", "20 - 8 = <<20-8=12>>12\n#### 12"),
-    ("There are 5 rows of 6 chairs. How many chairs are there?", "5 * 6 = <<5*6=30>>30\n#### 30"),
+    ("A farm has 300 hens and buys 49 more. How many hens does it have?", "300 + 49 = <<300+49=349>>349\n#### 349"),
 ]
 GSM8K_TRAIN = [
     ("Ann reads 10 pages a day. How many pages does she read in 7 days?", "10 * 7 = <<10*7=70>>70\n#### 70"),

@@ -32,7 +32,7 @@ def hf_dir(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("hf-mamba")
     cfg = transformers.MambaConfig(vocab_size=50280, hidden_size=32, state_size=8, num_hidden_layers=2,
                                    expand=2, conv_kernel=4, eos_token_id=0, bos_token_id=0, pad_token_id=1)
-    torch.manual_seed(11)
+    torch.manual_seed(1)  # a seed whose greedy answers hold numbers, so flexible-extract finds some
     transformers.MambaForCausalLM(cfg).eval().save_pretrained(out)
     tok = transformers.PreTrainedTokenizerFast(
         tokenizer_file=str(shared / "tokenizers" / "gpt-neox-20b" / "tokenizer.json"),
@@ -171,4 +171,5 @@ def test_generate_until_matches_hflm(ours: dict, theirs: dict) -> None:
         for name in ("exact_match", "exact_match_stderr"):
             key = f"{name},{filter_key}"
             assert results[key] == theirs["results"]["gsm8k"][key], key
-    assert any(ln["generation"] for ln in lines.values())  # something was generated to compare
+    assert any(ln["filtered"]["flexible-extract"] != "[invalid]" for ln in lines.values())  # answers to compare
+    assert results["exact_match,flexible-extract"] > 0  # the seed-1 model answers 349, doc 3's answer
