@@ -24,6 +24,7 @@ from titan_eval.progress import ProgressLike, as_progress
 from titan_eval.records import TaskFingerprint, TaskOutput, TaskResult
 from titan_eval.tasks.catalog import load_lm_eval_tasks
 from titan_eval.tasks.chunk_costs import cache_template_compilation, index_doc_iterator
+from titan_eval.tasks.fewshot_draws import fewshot_states, replayed_draws
 from titan_eval.tasks.clusters import declared_cluster_key
 from titan_eval.tasks.data import data_files
 from titan_eval.hashing import sha256_json
@@ -90,6 +91,7 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
             task = task_dict[name]
             key = name if mode == "ll" else f"{name}_cot"
             selection = select_docs(name, task.eval_docs, options.limit, options.stratify, options.seed)
+            states = fewshot_states(task, selection.doc_ids, getattr(options, "effective_fewshot_seed", options.seed))
             old = {ln["doc_id"]: ln for ln in previous.get(key, ())}
             position = {d: i for i, d in enumerate(selection.doc_ids)}
             todo = [d for d in selection.doc_ids if d not in old]
@@ -102,7 +104,8 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
                 lines, error = [], None
                 if i < len(mine):
                     try:
-                        lines = _evaluate_chunk(lm, task, name, key, mode, mine[i])
+                        with replayed_draws(task, mine[i], states):
+                            lines = _evaluate_chunk(lm, task, name, key, mode, mine[i])
                     except Exception as err:  # reported to every rank by `exchange`
                         error = err
                 parts = exchange(dist, (lines, lm.counter.tokens), error)
