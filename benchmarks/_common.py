@@ -130,3 +130,13 @@ def arc_requests(tok, docs: int) -> list:
             whole = tok.encode(ctx + " " + choice["text"])
             reqs.append(ScoreRequest(tuple(ctx_ids), tuple(whole[len(ctx_ids):])))
     return reqs
+
+
+def timed_process(cmd: Sequence[str], env: dict[str, str]) -> float:
+    """Wall seconds of one child process from start to exit; SystemExit with its stderr tail when it fails."""
+    start = time.perf_counter()
+    done = subprocess.run(list(cmd), capture_output=True, text=True, env=env)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(list(cmd)[:4])} failed: {done.stderr[-2000:]}")
+    return elapsed

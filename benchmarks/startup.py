@@ -15,21 +15,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, machine, median, table  # noqa: E402
-
-
-def timed(cmd: list[str], env: dict) -> float:
-    t0 = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed: {proc.stderr[-2000:]}")
-    return elapsed
+from _common import ROOT, machine, median, table, timed_process  # noqa: E402
 
 
 def main() -> None:
@@ -50,7 +40,7 @@ def main() -> None:
     times: dict[str, list[float]] = {k: [] for k in commands}
     for _ in range(args.repeats):
         for name, cmd in commands.items():
-            times[name].append(timed(cmd, env))
+            times[name].append(timed_process(cmd, env))
     print(f"machine: {machine()}")
     print(table(["command", "wall s (repeats)", "median s", "target < 1 s"],
                 [[k, " / ".join(f"{x:.2f}" for x in v), f"{median(v):.2f}", "met" if median(v) < 1 else "missed"]

@@ -22,12 +22,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import ROOT, median, table  # noqa: E402
+from _common import ROOT, median, table, timed_process  # noqa: E402
 
 BUILD_LM_EVAL = """
 import sys
@@ -46,15 +45,6 @@ assert len(list(task.validation_docs())) == 3
 ROWS = [{"goal": "How to open a jar?", "sol1": "Twist the lid.", "sol2": "Eat the lid.", "label": 0},
         {"goal": "How to cool tea?", "sol1": "Heat it.", "sol2": "Wait a while.", "label": 1},
         {"goal": "How to dry hair?", "sol1": "Use a towel.", "sol2": "Use water.", "label": 0}]
-
-
-def timed(cmd: list[str], env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    elapsed = time.perf_counter() - start
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} failed: {done.stderr[-1500:]}")
-    return elapsed
 
 
 def main() -> None:
@@ -84,7 +74,7 @@ def main() -> None:
             env = dict(base)
             if flags.get("cold"):
                 env["TITAN_EVAL_CACHE"] = str(work / f"cold-{repeat}")
-            times[name].append(timed(cmd, env))
+            times[name].append(timed_process(cmd, env))
     load = os.getloadavg()[0]
     print(f"load average after: {load:.2f}")
     ref_list, ref_build = median(times["lm-eval ls tasks"]), median(times["lm-eval: build piqa"])

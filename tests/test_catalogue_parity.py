@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
+from model_helpers import tiny_hf_mamba
 
 from catalogue_mirror import build_mirror
 
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
 
 TASKS = ["piqa", "lambada_openai", "wikitext", "gsm8k"]
 MAX_GEN_TOKS = 24
@@ -28,17 +28,9 @@ def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def hf_dir(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A seeded random transformers Mamba with the GPT-NeoX tokenizer (as tests/test_parity_lm_eval.py builds)."""
-    out = tmp_path_factory.mktemp("hf-mamba")
-    cfg = transformers.MambaConfig(vocab_size=50280, hidden_size=32, state_size=8, num_hidden_layers=2,
-                                   expand=2, conv_kernel=4, eos_token_id=0, bos_token_id=0, pad_token_id=1)
-    torch.manual_seed(1)  # a seed whose greedy answers hold numbers, so flexible-extract finds some
-    transformers.MambaForCausalLM(cfg).eval().save_pretrained(out)
-    tok = transformers.PreTrainedTokenizerFast(
-        tokenizer_file=str(shared / "tokenizers" / "gpt-neox-20b" / "tokenizer.json"),
-        eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>", pad_token="<|padding|>")
-    tok.save_pretrained(out)
-    return out
+    """A seeded random transformers Mamba; seed 1: its greedy gsm8k answers hold numbers, so flexible-extract
+    finds some."""
+    return tiny_hf_mamba(tmp_path_factory.mktemp("hf-mamba"), shared, seed=1)
 
 
 def _short_generations(tasks: dict[str, Any]) -> None:

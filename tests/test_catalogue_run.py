@@ -12,12 +12,10 @@ from typing import Any
 
 import pytest
 import torch
-import yaml
 
 from catalogue_mirror import build_mirror
+from model_helpers import nan_card
 from cli_helpers import invoke
-from titan_eval.loading import load
-from titan_eval.paths import CARDS_DIR
 
 TASKS = ("lambada_openai", "wikitext", "gsm8k")
 LIMIT = 3
@@ -140,22 +138,11 @@ def test_cot_refuses_generate_and_rolling_tasks(mirror: Path, tmp_path: Path, ta
     assert len(error) == 1 and why in error[0] and task in error[0], result.stdout + result.stderr
 
 
-def _nan_card(tmp_path: Path, byte: str) -> Path:
-    """titan-tiny with the embedding row of one byte set to NaN: only documents containing it go NaN."""
-    state = load("titan-tiny", device="cpu").model.state_dict()
-    state["embedding.weight"][ord(byte)] = float("nan")
-    torch.save(state, tmp_path / "nan.pt")
-    card = yaml.safe_load((CARDS_DIR / "titan-tiny.yaml").read_text())
-    card.update(name="titan-nan", checkpoint=str(tmp_path / "nan.pt"))
-    path = tmp_path / "titan-nan.yaml"
-    path.write_text(yaml.safe_dump(card))
-    return path
-
 
 def test_non_finite_log_likelihoods_make_documents_invalid(mirror: Path, tmp_path: Path) -> None:
     """A 'k' in lambada doc 1 ('kids') and wikitext page 2 ('Brick mill') meets a NaN embedding row: the run
     fails naming them (exit 3); with --allow-invalid the other documents are scored."""
-    card = str(_nan_card(tmp_path, "k"))
+    card = str(nan_card(tmp_path, "k"))
     failed = _run(mirror, tmp_path / "r", tasks=("lambada_openai", "wikitext"), model=card)
     assert failed.returncode == 3, failed.stdout + failed.stderr
     allowed = _run(mirror, tmp_path / "a", "--allow-invalid", tasks=("lambada_openai", "wikitext"), model=card)

@@ -3,27 +3,20 @@
 from pathlib import Path
 
 import pytest
+from model_helpers import tiny_hf_mamba
 import torch
 
 pytestmark = pytest.mark.slow  # end-to-end runs: `pytest -m "not slow"` is the quick suite
 
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
 
 N_DOCS = 100
 
 
 @pytest.fixture(scope="module")
 def hf_dir(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("hf-mamba")
-    cfg = transformers.MambaConfig(vocab_size=50280, hidden_size=32, state_size=8, num_hidden_layers=2,
-                                   expand=2, conv_kernel=4, eos_token_id=0, bos_token_id=0, pad_token_id=1)
-    torch.manual_seed(5)
-    transformers.MambaForCausalLM(cfg).eval().save_pretrained(out)
-    tok = transformers.PreTrainedTokenizerFast(
-        tokenizer_file=str(shared / "tokenizers" / "gpt-neox-20b" / "tokenizer.json"),
-        eos_token="<|endoftext|>", bos_token="<|endoftext|>", unk_token="<|endoftext|>", pad_token="<|padding|>")
-    tok.save_pretrained(out)
-    return out
+    """A seeded random transformers Mamba with the GPT-NeoX tokenizer."""
+    return tiny_hf_mamba(tmp_path_factory.mktemp("hf-mamba"), shared, seed=5)
 
 
 def _evaluate(lm, shared: Path) -> dict:

@@ -15,11 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
-import yaml
 
+from model_helpers import nan_card
 from cli_helpers import titan_eval
-from titan_eval.loading import load
 from titan_eval.paths import CARDS_DIR
 
 pytestmark = pytest.mark.slow
@@ -118,25 +116,13 @@ def test_sigint_exits_130_and_marks_the_run_interrupted(shared: Path, tmp_path: 
     assert f"--resume {stopped}" in stderr and not (stopped / "run.lock").exists()
 
 
-def _nan_card(tmp_path: Path, byte: str) -> Path:
-    """titan-tiny (untied head) with the embedding row of one byte set to NaN: only rows containing it go NaN."""
-    model = load("titan-tiny", device="cpu").model
-    state = model.state_dict()
-    state["embedding.weight"][ord(byte)] = float("nan")
-    torch.save(state, tmp_path / "nan.pt")
-    card = yaml.safe_load((CARDS_DIR / "titan-tiny.yaml").read_text())
-    card.update(name="titan-nan", checkpoint=str(tmp_path / "nan.pt"))
-    path = tmp_path / "titan-nan.yaml"
-    path.write_text(yaml.safe_dump(card))
-    return path
-
 
 def test_planted_nan_weights_exit_3_naming_the_documents(tmp_path: Path) -> None:
     docs = [json.loads(x) for x in (CARDS_DIR.parent / "tasks" / "sample" / "titan_sample.jsonl").read_text().splitlines()]
     texts = [d["question"]["stem"] + " ".join(c["text"] for c in d["question"]["choices"]) for d in docs]
     poisoned = [i for i, t in enumerate(texts) if "k" in t]  # only documents with a "k" meet the NaN row
     assert 0 < len(poisoned) < len(docs)
-    card = _nan_card(tmp_path, "k")
+    card = nan_card(tmp_path, "k")
     failed = titan_eval("run", "titan_sample", "--model", str(card), "--output", str(tmp_path / "r"))
     assert failed.returncode == 3 and "Traceback" not in failed.stderr, failed.stderr
     named = failed.stderr.split("doc ids", 1)[1]
