@@ -90,3 +90,21 @@ def test_include_path_is_announced_and_read_only_when_given(tmp_path: Path, mirr
     assert "note: --include-path" in done.stderr and "import Python from that folder" in done.stderr
     assert marker.exists()  # the user vouched for the folder: its module ran, as lm-eval would run it
     assert len(_prompts(tmp_path / "r1")) == 2
+
+
+def test_stratify_without_a_stratum_field_is_refused_before_anything_loads() -> None:
+    """piqa has no natural group to stratify on: one `error:` line, exit 2, before torch or lm-eval is imported;
+    the tag ai2_arc expands to the project's ARC tasks, which have one."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom titan_eval.cli.app import main\nsys.argv = ['titan-eval', *sys.argv[1:]]\n"
+             "try:\n    main()\nexcept SystemExit as done:\n"
+             "    print('exit', done.code, sorted(m for m in ('torch', 'lm_eval') if m in sys.modules))\n")
+    done = subprocess.run([sys.executable, "-c", probe, "run", "piqa", "--limit", "5", "--stratify"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "exit 2 []", done.stderr
+    assert done.stderr.startswith("error: --stratify: piqa has no documented stratum field")
+    from titan_eval.run_options import RunOptions
+
+    RunOptions(tasks=("ai2_arc",), limit=5, stratify=True).validate()

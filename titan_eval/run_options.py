@@ -60,13 +60,29 @@ class RunOptions:
             name for name in self.OPTIONAL_IDENTITY if getattr(self, name) is None or getattr(self, name) is False}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
+    def _check_strata(self, include: Path | None) -> None:
+        """`--stratify` needs a documented stratum field for every lm-eval task it runs (`tasks.selection.STRATA`);
+        refused now, before anything loads, naming the tasks without one."""
+        from titan_eval.tasks.catalog import expand_names
+        from titan_eval.tasks.task_names import NATIVE
+        from titan_eval.tasks.selection import STRATA
+
+        lacking = [n for n, source in expand_names(list(self.tasks), include).items()
+                   if source != NATIVE and n not in STRATA]
+        if lacking:
+            raise UsageError(f"--stratify: {', '.join(lacking)} has no documented stratum field (stratified tasks: "
+                             f"{', '.join(sorted(STRATA))}); use --limit alone for the first N documents")
+
     def validate(self) -> None:
         """`UsageError` for anything wrong that needs no model: task names, modes, sizes, think settings."""
         if not self.tasks:
             raise UsageError("name at least one task")
         if self.num_fewshot is not None and self.num_fewshot < 0:
             raise UsageError("--num-fewshot must be at least 0")
-        check_task_names(list(self.tasks), Path(self.include_path) if self.include_path else None)
+        include = Path(self.include_path) if self.include_path else None
+        check_task_names(list(self.tasks), include)
+        if self.stratify:
+            self._check_strata(include)
         bad = [m for m in self.modes if m not in MODES]
         if bad or not self.modes:
             raise UsageError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use ll and/or cot")
