@@ -108,3 +108,34 @@ def test_stratify_without_a_stratum_field_is_refused_before_anything_loads() -> 
     from titan_eval.run_options import RunOptions
 
     RunOptions(tasks=("ai2_arc",), limit=5, stratify=True).validate()
+
+
+def test_gen_kwargs_and_system_instruction_reach_the_prompts_and_generations(tmp_path: Path) -> None:
+    """`--gen-kwargs max_gen_toks=3` caps gsm8k's generations (its YAML's `until` kept); `--system-instruction`
+    opens every prompt exactly as lm-eval's `--system_instruction` does (its own `fewshot_context`); both are
+    recorded; a malformed --gen-kwargs is one error line before anything loads."""
+    from catalogue_mirror import build_mirror
+
+    mirror = build_mirror(tmp_path / "mirror", long_page_words=60)
+    out = tmp_path / "run"
+    done = titan_eval("run", "gsm8k", "piqa", "--model", "mamba-tiny", "--data-dir", str(mirror), "--limit", "2",
+                      "--num-fewshot", "0", "--gen-kwargs", "max_gen_toks=3", "--system-instruction", "Be brief.",
+                      "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    gsm = [ln for ln in lines if ln["task"] == "gsm8k"]
+    assert gsm and all(ln["n_tokens"] <= 3 for ln in gsm)
+    from lm_eval.tasks import TaskManager
+
+    with hub_mirror.serving(mirror):
+        piqa = TaskManager(include_path=[str(catalogue_folders(["piqa"])[0])], include_defaults=False).load(
+            ["piqa"])["tasks"]["piqa"]
+    piqa.set_config(key="num_fewshot", value=0)
+    piqa.set_fewshot_seed(seed=0)
+    expected = [piqa.fewshot_context(piqa.eval_docs[d], 0, system_instruction="Be brief.") for d in (0, 1)]
+    assert [ln["prompt"] for ln in lines if ln["task"] == "piqa"] == expected
+    assert all(ln["prompt"].startswith("Be brief.") for ln in lines)
+    options = json.loads((out / "run.json").read_text())["titan_eval"]["options"]
+    assert (options["gen_kwargs"], options["system_instruction"]) == ("max_gen_toks=3", "Be brief.")
+    bad = titan_eval("run", "gsm8k", "--gen-kwargs", "max_gen_toks", "--model", "mamba-tiny")
+    assert bad.returncode == 2 and bad.stderr.startswith("error: --gen-kwargs: 'max_gen_toks' is not key=value")

@@ -12,6 +12,7 @@ from typing import Any
 
 from titan_eval.errors import UsageError
 from titan_eval.tasks.catalog import check_task_names
+from titan_eval.tasks.generation_settings import check_gen_kwargs
 from titan_eval.think_options import ThinkOptions
 
 MODES = ("ll", "cot")
@@ -39,8 +40,11 @@ class RunOptions:
     include_path: str | None = None  # a user's task folder (its YAMLs may import Python from it)
     num_fewshot: int | None = None  # None: each task's own number (tasks.fewshot)
     fewshot_seed: int | None = None  # None: the run's seed
+    gen_kwargs: str | None = None  # lm-eval's key=value list for generate_until tasks (tasks.generation_settings)
+    system_instruction: str | None = None  # text before every lm-eval prompt, as lm-eval's --system_instruction
 
-    OPTIONAL_IDENTITY = ("deterministic", "include_path", "num_fewshot", "fewshot_seed")
+    OPTIONAL_IDENTITY = ("deterministic", "include_path", "num_fewshot", "fewshot_seed", "gen_kwargs",
+                         "system_instruction")
     """Named in `identity` only when set, so runs stored before these options existed still resume."""
 
     @property
@@ -81,6 +85,8 @@ class RunOptions:
             raise UsageError("--num-fewshot must be at least 0")
         include = Path(self.include_path) if self.include_path else None
         check_task_names(list(self.tasks), include)
+        if self.gen_kwargs is not None:
+            check_gen_kwargs(self.gen_kwargs)
         if self.stratify:
             self._check_strata(include)
         bad = [m for m in self.modes if m not in MODES]

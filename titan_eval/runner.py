@@ -173,7 +173,7 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
         from titan_eval.tasks.fewshot import FewShot
 
         task_dict = load_lm_eval_tasks(lm_tasks, options.data_dir, include,
-                                       FewShot(options.num_fewshot, options.effective_fewshot_seed))
+                                       FewShot(options.num_fewshot, options.effective_fewshot_seed), options.gen_kwargs)
     lm_keys = {t if m == "ll" else f"{t}_cot" for t in lm_tasks for m in options.modes}
     previous: dict[str, list[dict[str, Any]]] = {}
     for line in writer.previous:

@@ -111,13 +111,14 @@ def _manager(include: list[Path], data_dir: str | None) -> Any:
 
 
 def load_lm_eval_tasks(names: list[str], data_dir: str | None, include_path: Path | None = None,
-                       fewshot: "FewShot | None" = None) -> dict[str, Any]:
+                       fewshot: "FewShot | None" = None, gen_kwargs: str | None = None) -> dict[str, Any]:
     """lm-eval Task objects {name: Task} for `names` (project tasks, --include-path tasks and lm-eval's catalogue;
     see the module docstring), each read from the local release files or the Hub mirror under `data_dir` when
     present (`hub_mirror`), with the run's few-shot settings applied (`tasks.fewshot`; default: each task's own
-    number, sampler seeded 0). `UsageError` for a name none of them has; `DataError` for a task YAML that does not
+    number, sampler seeded 0) and `--gen-kwargs` on generate_until tasks (`tasks.generation_settings`). `UsageError` for a name none of them has; `DataError` for a task YAML that does not
     parse (file:line) or that lm-eval cannot build a task from."""
     from titan_eval.tasks.fewshot import FewShot, apply_fewshot
+    from titan_eval.tasks.generation_settings import apply_gen_kwargs
 
     from titan_eval.tasks.hub_mirror import serving
     from titan_eval.tasks.task_names import CATALOGUE, INCLUDE, NATIVE, PROJECT, catalogue_folders
@@ -153,6 +154,7 @@ def load_lm_eval_tasks(names: list[str], data_dir: str | None, include_path: Pat
         raise DataError(f"lm-eval built no task named {', '.join(missing)} from its definition")
     tasks = {n: built[n] for n in sources}
     apply_fewshot(tasks, fewshot or FewShot(None, 0))
+    apply_gen_kwargs(tasks, gen_kwargs)
     return tasks
 
 

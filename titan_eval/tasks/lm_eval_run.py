@@ -105,7 +105,8 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
                 if i < len(mine):
                     try:
                         with replayed_draws(task, mine[i], states):
-                            lines = _evaluate_chunk(lm, task, name, key, mode, mine[i])
+                            lines = _evaluate_chunk(lm, task, name, key, mode, mine[i],
+                                                    getattr(options, "system_instruction", None))
                     except Exception as err:  # reported to every rank by `exchange`
                         error = err
                 parts = exchange(dist, (lines, lm.counter.tokens), error)
@@ -125,14 +126,17 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
     return outputs
 
 
-def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: list[Any]) -> list[dict[str, Any]]:
-    """One lm-eval `evaluate` call over `chunk` (doc ids) → its sample lines."""
+def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: list[Any],
+                    system_instruction: str | None = None) -> list[dict[str, Any]]:
+    """One lm-eval `evaluate` call over `chunk` (doc ids) → its sample lines (`system_instruction` goes before
+    every prompt, as lm-eval's `--system_instruction` puts it)."""
     from lm_eval.evaluator import evaluate
 
     chunk = sorted(chunk)  # lm-eval numbers the chosen docs in dataset order
     lm.sample_ids = {name: chunk}
     try:
         out = evaluate(lm, {name: task}, samples={name: chunk}, log_samples=True, bootstrap_iters=0,
+                       system_instruction=system_instruction,
                        verbosity="ERROR")
     except (KeyError, ValueError, TypeError) as err:
         raise DataError(f"lm-eval could not evaluate {name}: {type(err).__name__}: {err}") from err
