@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-PANELS = ("Arguments", "Options", "Model", "Selection", "Think mode (cot)", "Prompt", "Native suites", "Output")
+PANELS = ("Arguments", "Options", "Model", "Selection", "Think mode (cot)", "lm-eval prompt", "Prompt", "Native suites", "Output")
 ROW = re.compile(r"^│ (--[\w-]+)(?: +-\w)?(?: +--no-[\w-]+)? +<[^>]+> +(\S.*?) *│$")
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True)
 SELECT, THINK, PROMPT, NATIVE, OUT = "Selection", "Think mode (cot)", "Prompt", "Native suites", "Output"
+LM_EVAL = "lm-eval prompt"  # lm-eval's own prompt options (same names and meaning)
 """`run --help` panels (with `MODEL_PANEL`); help strings stay short enough for 80 columns."""
 
 
@@ -59,13 +60,13 @@ def run_command(
     penalty_window: Annotated[int, typer.Option(help="Tokens the penalty looks back.", rich_help_panel=THINK)] = 20,
     samples: Annotated[int, typer.Option(help="K traces per doc (temperature > 0).", rich_help_panel=THINK)] = 1,
     num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question (default: the task's).",
-                                                       rich_help_panel=PROMPT)] = None,
+                                                       rich_help_panel=LM_EVAL)] = None,
     fewshot_seed: Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
-                                                        rich_help_panel=PROMPT)] = None,
+                                                        rich_help_panel=LM_EVAL)] = None,
     gen_kwargs: Annotated[Optional[str], typer.Option(help="generate_until tasks: k=v,… (lm-eval's --gen_kwargs).",
-                                                      rich_help_panel=PROMPT)] = None,
+                                                      rich_help_panel=LM_EVAL)] = None,
     system_instruction: Annotated[Optional[str], typer.Option(help="Text before every lm-eval prompt.",
-                                                              rich_help_panel=PROMPT)] = None,
+                                                              rich_help_panel=LM_EVAL)] = None,
     list_choices: Annotated[bool, typer.Option("--list-choices/--no-list-choices", help="cot: list the choices.",
                                                rich_help_panel=PROMPT)] = True,
     template: Annotated[Optional[str], typer.Option(help="Named template or text with {question}.",
