@@ -1,6 +1,6 @@
 """`titan-eval run` on lm-eval catalogue tasks of the non-multiple-choice output types (lambada_openai:
 loglikelihood, wikitext: loglikelihood_rolling, gsm8k: generate_until) from a tiny local Hub mirror: run.json keys
-per metric and filter, samples.jsonl lines (docs/results-format.md), resume, the NaN guard, the cot refusals, and
+per metric and filter, samples.jsonl lines (docs/results-format.md), resume, the NaN guard, the cot refusals (think mode itself: test_cot_generate.py), and
 `compare` / `gate` on such runs (McNemar-type bounds for 0/1 metrics, the bootstrap for continuous ones)."""
 
 from __future__ import annotations
@@ -129,10 +129,12 @@ def test_gate_and_compare_on_catalogue_runs(stored: Path, tmp_path: Path) -> Non
     assert "exact_match,strict-match" in table.stdout and "bits_per_byte" in table.stdout
 
 
-@pytest.mark.parametrize(("task", "why"), [("gsm8k", "generation is not supported yet"),
-                                           ("wikitext", "nothing to answer")])
-def test_cot_refuses_generate_and_rolling_tasks(mirror: Path, tmp_path: Path, task: str, why: str) -> None:
-    result = _run(mirror, tmp_path / "cot", "--cot", tasks=(task,))
+@pytest.mark.parametrize(("task", "extra", "why"), [("wikitext", (), "nothing to answer"),
+                                                    ("gsm8k", ("--samples", "2", "--temperature", "0.7"),
+                                                     "one think trace and answer per document")])
+def test_cot_refuses_rolling_tasks_and_k_traces_of_generate_tasks(mirror: Path, tmp_path: Path, task: str,
+                                                                  extra: tuple[str, ...], why: str) -> None:
+    result = _run(mirror, tmp_path / "cot", "--cot", *extra, tasks=(task,))
     assert result.returncode == 2 and result.exception is None
     error = [x for x in (result.stdout + result.stderr).splitlines() if x.startswith("error:")]
     assert len(error) == 1 and why in error[0] and task in error[0], result.stdout + result.stderr

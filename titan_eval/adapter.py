@@ -13,7 +13,7 @@ card=...` (after `python -m titan_eval.lm_eval_hook --install`), and by `titan-e
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import torch
@@ -86,6 +86,7 @@ class TitanEvalLM(TemplateLM):
         max_batch_size: int | str | None = None,
         loaded: LoadedModel | None = None,
         think_options: Any = None,
+        open_think_options: Any = None,
         progress: Callable[[int], None] | None = None,
         dist: Dist | None = None,
         **unknown: Any,
@@ -123,8 +124,10 @@ class TitanEvalLM(TemplateLM):
 
             self.think_options = think_options or ThinkOptions.from_card(
                 self.loaded.card, think_budget=int(think_budget), list_choices=_as_bool(list_choices))
+            # generate_until tasks: open questions, so no multiple-choice preamble unless the run gave one
+            self.open_think_options = open_think_options or replace(self.think_options, preamble="")
         else:
-            self.think_options = None
+            self.think_options = self.open_think_options = None
 
     @classmethod
     def create_from_arg_string(cls, arg_string: str, additional_config: dict[str, Any] | None = None) -> "TitanEvalLM":
@@ -245,39 +248,56 @@ class TitanEvalLM(TemplateLM):
         """Greedy (or seeded sampled) generation with lm-eval's HFLM semantics: its generation kwargs normalised
         by lm-eval (`max_gen_toks` and its aliases, default 256; `do_sample`/`temperature`), the EOS text added to
         the stop strings, the context left-truncated to max_length − max_gen_toks tokens, the text cut before the
-        first stop string."""
-        from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
-
-        results: list[str | None] = [None] * len(requests)
+        first stop string. In think mode each context first gets a think trace (`_think_generate`) and the task's
+        generation runs after it: only that answer is returned to lm-eval."""
+        results: list[str] = [""] * len(requests)
         groups: dict[str, list[int]] = {}
         for i, inst in enumerate(requests):
             groups.setdefault(repr(sorted(inst.args[1].items())), []).append(i)
-        eos = self.tok_decode([self.eot_token_id])
         for members in groups.values():
-            kwargs = normalize_gen_kwargs(dict(requests[members[0]].args[1]), 256)
-            until = handle_stop_sequences(kwargs.pop("until", None), eos=eos or None)
-            max_gen_toks = int(kwargs.pop("max_gen_toks"))
-            if max_gen_toks >= self.max_length:
-                raise UsageError(f"max_gen_toks {max_gen_toks} must be below the model's max_length "
-                                 f"{self.max_length}")
-            config = GenerationConfig(
-                max_new_tokens=max_gen_toks,
-                stop_ids=(self.eot_token_id,),
-                stop_strings=tuple(until),
-                temperature=float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0,
-                mask_vocab_from=self.loaded.card.generation.get("mask_vocab_from"),
-            )
-            prompts = [self.tok_encode(requests[i].args[0])[-(self.max_length - max_gen_toks):] for i in members]
-            seeds = [derived_seed(self.seed, getattr(requests[i], "task_name", None), self.doc_id(requests[i], i),
-                                  "generate") for i in members]
-            gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
-                            progress=self.progress, deterministic=self.deterministic)
-            for i, g in zip(members, gens):
-                results[i] = g.text
-                inst = requests[i]
-                self.log.generated[(getattr(inst, "task_name", None), self.doc_id(inst, i),
-                                    getattr(inst, "idx", 0))] = {"n_tokens": len(g.ids), "stop_reason": g.stop_reason}
-        return [r if r is not None else "" for r in results]
+            config = self._task_generation(dict(requests[members[0]].args[1]))
+            chosen = [requests[i] for i in members]
+            texts = (self._think_generate if self.mode == "think" else self._generate)(chosen, config, members)
+            for i, text in zip(members, texts):
+                results[i] = text
+        return results
+
+    def _task_generation(self, gen_kwargs: dict[str, Any]) -> GenerationConfig:
+        """A generate_until request's decoding, as lm-eval's HFLM reads its kwargs."""
+        from lm_eval.models.utils import handle_stop_sequences, normalize_gen_kwargs
+
+        kwargs = normalize_gen_kwargs(gen_kwargs, 256)
+        until = handle_stop_sequences(kwargs.pop("until", None), eos=self.tok_decode([self.eot_token_id]) or None)
+        max_gen_toks = int(kwargs.pop("max_gen_toks"))
+        if max_gen_toks >= self.max_length:
+            raise UsageError(f"max_gen_toks {max_gen_toks} must be below the model's max_length {self.max_length}")
+        return GenerationConfig(
+            max_new_tokens=max_gen_toks, stop_ids=(self.eot_token_id,), stop_strings=tuple(until),
+            temperature=float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0,
+            mask_vocab_from=self.loaded.card.generation.get("mask_vocab_from"))
+
+    def _generate(self, requests: list, config: GenerationConfig, positions: list[int]) -> list[str]:
+        """Plain generation; `positions[i]`: request i's place in lm-eval's list (its id when it has no doc_id)."""
+        prompts = [self.tok_encode(inst.args[0])[-(self.max_length - config.max_new_tokens):] for inst in requests]
+        seeds = [derived_seed(self.seed, getattr(inst, "task_name", None), self.doc_id(inst, i), "generate")
+                 for i, inst in zip(positions, requests)]
+        gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
+                        progress=self.progress, deterministic=self.deterministic)
+        for i, inst, g in zip(positions, requests, gens):
+            self.log.generated[(getattr(inst, "task_name", None), self.doc_id(inst, i),
+                                getattr(inst, "idx", 0))] = {"n_tokens": len(g.ids), "stop_reason": g.stop_reason}
+        return [g.text for g in gens]
+
+    def _think_generate(self, requests: list, config: GenerationConfig, positions: list[int]) -> list[str]:
+        """Think, then the task's generation (`think_generation`); the trace goes to the log, the answer back."""
+        from titan_eval.think_generation import think_then_generate
+
+        keys = [(getattr(inst, "task_name", None), self.doc_id(inst, i)) for i, inst in zip(positions, requests)]
+        answers, records = think_then_generate(self, [inst.args[0] for inst in requests], keys, config)
+        for inst, (task, doc_id), record in zip(requests, keys, records):
+            self.log.think[(task, doc_id)] = record["think"]
+            self.log.generated[(task, doc_id, getattr(inst, "idx", 0))] = record["answer"]
+        return answers
 
     def get_model_info(self) -> dict[str, Any]:
         """Merged by lm-eval into results['config']."""

@@ -8,12 +8,14 @@ EOS, closer banned. A trace that ended with EOS gets no answer phase (its answer
 opener (`prompt.think_open` null) skip phase 1: the answer is the whole continuation of the templated question.
 
 Seeds: one per (run seed, task, item id, phase) via `derived_seed`, so a sample never depends on batching.
+lm-eval generate_until tasks in think mode (`think_generation`) run the same two phases with the task's own
+decoding in phase 2 (`Decoding.answer`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from titan_eval.engine import GenerationConfig, generate
 from titan_eval.loading import LoadedModel
@@ -65,6 +67,8 @@ class ThinkAnswer:
     answer_context_ids: tuple[int, ...]
     continuation: str
     seeds: dict[str, int]
+    answer_text: str = ""  # the answer as generated (not stripped): what a task's filters see
+    answer_stop: str | None = None  # why the answer phase stopped (engine stop reason); None without one
 
     @property
     def full_ids(self) -> tuple[int, ...]:
@@ -78,29 +82,47 @@ def _answer_config(opts: ThinkOptions, budget: int, eos: tuple[int, ...], banned
                             penalty_window=opts.penalty_window, mask_vocab_from=opts.mask_vocab_from, banned_ids=banned)
 
 
-def think_then_answer(loaded: LoadedModel, settings: ThinkAnswerSettings, task: str, ids: Sequence[str],
-                      questions: Sequence[str], seed: int, batch_size: int, use_state: bool) -> tuple[list[ThinkAnswer], dict[str, Any]]:
+@dataclass(frozen=True)
+class Decoding:
+    """How both phases run: `answer` replaces the default answer phase (`_answer_config`; the closer is banned in
+    either), `max_prompt_tokens` left-truncates each prompt's ids, `deterministic` is one prompt per model call
+    (`engine.invariance`), `progress` hears of generated tokens."""
+
+    answer: GenerationConfig | None = None
+    max_prompt_tokens: int | None = None
+    deterministic: bool = False
+    progress: Callable[[int], None] | None = None
+
+
+def think_then_answer(loaded: LoadedModel, settings: ThinkAnswerSettings, task: str | None, ids: Sequence[Any],
+                      questions: Sequence[str], seed: int, batch_size: int, use_state: bool,
+                      decoding: Decoding = Decoding()) -> tuple[list[ThinkAnswer], dict[str, Any]]:
     """Run both phases for every question; returns the outputs (input order) and the generation configs used."""
     tok, opts = loaded.tokenizer, settings.think
     prompts = [settings.prompt(q) for q in questions]
-    prompt_ids = [tuple(tok.encode(p)) for p in prompts]
+    keep = decoding.max_prompt_tokens
+    prompt_ids = [tuple(tok.encode(p)) if keep is None else tuple(tok.encode(p))[-keep:] for p in prompts]
     close_id = tok.special_ids.get(opts.think_close)
+    banned = () if close_id is None else (close_id,)
     eos = () if tok.eos_id is None else (tok.eos_id,)
     seeds = [{"think": derived_seed(seed, task, i, "think"), "answer": derived_seed(seed, task, i, "answer")} for i in ids]
-    answer_cfg = _answer_config(opts, settings.answer_budget, eos, () if close_id is None else (close_id,))
+    answer_cfg = _answer_config(opts, settings.answer_budget, eos, banned) if decoding.answer is None else \
+        replace(decoding.answer, banned_ids=tuple(dict.fromkeys(decoding.answer.banned_ids + banned)))
+    gen_args = {"progress": decoding.progress, "deterministic": decoding.deterministic}
     configs = {"think": opts.generation_config(tok).to_dict() if settings.thinking else None,
                "answer": answer_cfg.to_dict()}
     traces: list[dict[str, Any] | None] = [None] * len(prompts)
     contexts: list[tuple[int, ...] | None] = list(prompt_ids)
     if settings.thinking:
-        found = generate_traces(loaded.model, tok, opts, prompt_ids, [s["think"] for s in seeds], batch_size, use_state)
+        found = generate_traces(loaded.model, tok, opts, prompt_ids, [s["think"] for s in seeds], batch_size, use_state,
+                                **gen_args)
         closer_ids = tuple(opts.closer_ids(tok))
         for k, trace in enumerate(found):
             traces[k] = {key: v for key, v in trace.to_dict().items() if key != "seed"}
             contexts[k] = None if trace.stop_reason == "eos" else prompt_ids[k] + trace.ids + closer_ids
     todo = [k for k, c in enumerate(contexts) if c is not None]
     answers = generate(loaded.model, tok, [contexts[k] for k in todo], answer_cfg,
-                       [seeds[k]["answer"] for k in todo], batch_size, use_state)
+                       [seeds[k]["answer"] for k in todo], batch_size, use_state, **gen_args)
     by_item = dict(zip(todo, answers))
     out = []
     for k in range(len(prompts)):
@@ -112,7 +134,8 @@ def think_then_answer(loaded: LoadedModel, settings: ThinkAnswerSettings, task: 
             "" if gen is None else opts.think_close + opts.answer_cue + (gen.text if gen else ""))
         context = contexts[k] if contexts[k] is not None else prompt_ids[k] + tuple(trace["ids"] if trace else ())
         out.append(ThinkAnswer(prompts[k], prompt_ids[k], trace, answer, tuple(answer_ids), tuple(context),
-                               continuation, seeds[k]))
+                               continuation, seeds[k], "" if gen is None else gen.text,
+                               None if gen is None else gen.stop_reason))
     return out, configs
 
 

@@ -33,5 +33,8 @@ def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mo
                 **log.generated.get((task.config.task, doc_id, 0), {}),
                 "filtered": {s["filter"]: s["filtered_resps"][0] for s in records},
                 **doc_values(task, raw), "doc_metrics": raw}
+        think = log.think.get((task.config.task, doc_id))
+        if think is not None:  # cot: the trace before `generation` (which alone reached the filters)
+            line["think"] = think
         lines.append(line)
     return lines

@@ -35,8 +35,7 @@ from titan_eval.tasks.selection import select_docs
 from titan_eval.think_stats import think_statistics
 
 SCORER = SCORERS["multiple_choice"]
-NO_COT_TYPES = {"generate_until": "think-then-answer generation is not supported yet",
-                "loglikelihood_rolling": "a rolling log-likelihood has nothing to answer",
+NO_COT_TYPES = {"loglikelihood_rolling": "a rolling log-likelihood has nothing to answer",
                 "loglikelihood": "think mode lists a document's choices, and a loglikelihood task's one choice is "
                                  "its answer"}
 """Output types `--cot` refuses, and why."""
@@ -76,13 +75,14 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
 
     progress = as_progress(progress)
     built = tasks if tasks is not None else load_lm_eval_tasks(list(names), options.data_dir)
-    check_cot(built, names, options.modes)
+    check_cot(built, names, options.modes, int((options.think or {}).get("samples") or 1))
     task_dict = {n: index_doc_iterator(built[n]) for n in names}
     cache_template_compilation()  # both: per-chunk costs of lm-eval's evaluate (tasks.chunk_costs)
     think = _think_options(loaded, options) if mode == "cot" else None
+    open_think = _think_options(loaded, options, open_questions=True) if mode == "cot" else None
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
                      reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress.tokens,
-                     think_options=think, deterministic=options.deterministic)
+                     think_options=think, open_think_options=open_think, deterministic=options.deterministic)
     outputs = []
     tokens = 0
     with routing_recorder(loaded) as recorder:
@@ -117,7 +117,8 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
                 old.update((ln["doc_id"], ln) for ln in lines)
             progress.task_finished(label)
             lines = [old[d] for d in selection.doc_ids]
-            outputs.append(_task_output(task, name, key, mode, lines, selection, think, tokens, options,
+            outputs.append(_task_output(task, name, key, mode, lines, selection,
+                                        open_think if task.OUTPUT_TYPE == "generate_until" else think, tokens, options,
                                         round(time.time() - t0, 3)))
     if recorder is not None:
         routing = routing_summary(recorder, list(names), dist)
@@ -143,9 +144,9 @@ def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: l
     return sample_lines(task, out["samples"][name], key, mode, lm.log)
 
 
-def check_cot(tasks: Mapping[str, Any], names: Sequence[str], modes: Sequence[str]) -> None:
+def check_cot(tasks: Mapping[str, Any], names: Sequence[str], modes: Sequence[str], samples: int = 1) -> None:
     """`UsageError` before anything runs when a cot mode is asked of a task whose output type it cannot serve
-    (`NO_COT_TYPES`)."""
+    (`NO_COT_TYPES`), or K traces (`--samples`) of a generate_until task (one answer per document)."""
     if "cot" not in modes:
         return
     for name in names:
@@ -153,6 +154,9 @@ def check_cot(tasks: Mapping[str, Any], names: Sequence[str], modes: Sequence[st
         if why is not None:
             raise UsageError(f"{name} is a {tasks[name].OUTPUT_TYPE} task and --cot / --mode cot cannot run it "
                              f"({why}): run it in ll mode")
+        if samples > 1 and tasks[name].OUTPUT_TYPE == "generate_until":
+            raise UsageError(f"{name} is a generate_until task: --samples {samples} is for multiple choice "
+                             f"(one think trace and answer per document here)")
 
 
 def doc_costs(task: Any, doc_ids: Sequence[Any], tok: Any) -> list[int]:
@@ -198,7 +202,7 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
         meta["think"] = think.to_dict()
         traces = [t for ln in lines for t in ln["think"].get("samples", [ln["think"]])]
         meta["think_stats"] = think_statistics(traces, think.think_budget)
-        if think.samples > 1:
+        if think.samples > 1 and multiple_choice:
             trace_metrics, per_doc["acc_trace_mean"] = trace_accuracy(valid)
             metrics.update(trace_metrics)
     fingerprint = TaskFingerprint(
@@ -232,10 +236,15 @@ def _generation_settings(task: Any) -> Any:
     return {k: kwargs[k] for k in sorted(kwargs)} if kwargs else None
 
 
-def _think_options(loaded: LoadedModel, options: Any) -> Any:
+def _think_options(loaded: LoadedModel, options: Any, open_questions: bool = False) -> Any:
+    """The run's think settings; for `open_questions` (generate_until tasks) no multiple-choice preamble unless
+    --preamble gave one."""
     from titan_eval.think import ThinkOptions
 
-    return ThinkOptions.from_card(loaded.card, **options.think)
+    overrides = dict(options.think)
+    if open_questions and overrides.get("preamble") is None:
+        overrides["preamble"] = ""
+    return ThinkOptions.from_card(loaded.card, **overrides)
 
 
 @contextmanager
