@@ -57,8 +57,8 @@ def all_task_names() -> list[str]:
 
 
 SUPPORTED_OUTPUT_TYPES = frozenset({"multiple_choice", "loglikelihood", "loglikelihood_rolling", "generate_until"})
-"""lm-eval output types `titan-eval run` scores and logs per sample (all four; in --cot mode multiple choice only,
-`tasks.lm_eval_run.NO_COT_TYPES`)."""
+"""lm-eval output types `titan-eval run` scores and logs per sample (all four; in --cot mode multiple choice and
+generate_until, `tasks.lm_eval_run.NO_COT_TYPES`)."""
 
 
 def resolve_names(names: list[str], include_path: Path | None = None) -> dict[str, str]:
