@@ -68,7 +68,7 @@ def build_mirror(root: Path, long_page_words: int = 2600) -> Path:
              wikitext_page("Brick mill", 60, 3)]
     _write(wiki, "test", [{"page": p} for p in pages])
     _write(wiki, "validation", [{"page": wikitext_page("Hills", 40, 4)}])
-    _write(wiki, "train", [{"page": wikitext_page("Trade", 40, 5)}])
+    _write(wiki, "train", [{"page": wikitext_page(t, 40, 5 + i)} for i, t in enumerate(("Trade", "Mills", "Farms"))])
     gsm = root / "openai/gsm8k/main"
     _write(gsm, "test", [{"question": q, "answer": a} for q, a in GSM8K_TEST])
     _write(gsm, "train", [{"question": q, "answer": a} for q, a in GSM8K_TRAIN])

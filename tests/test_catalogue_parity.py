@@ -1,7 +1,8 @@
 """Acceptance (issue 24): `titan-eval run` scores lm-eval catalogue tasks of every output type — multiple choice
 (piqa), loglikelihood (lambada_openai), loglikelihood_rolling (wikitext) and generate_until (gsm8k, two filters) —
 with lm-eval's own semantics: on one seeded random transformers Mamba and tiny local Hub mirrors, its per-request
-values, generations, filtered answers and metrics equal lm-eval's HFLM run on the same mirror."""
+values, generations, filtered answers and metrics equal lm-eval's own `simple_evaluate` with HFLM on the same
+mirror — with the tasks' own few-shot settings and with `--num-fewshot 2 --fewshot-seed 3`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,14 @@ pytest.importorskip("transformers")
 
 TASKS = ["piqa", "lambada_openai", "wikitext", "gsm8k"]
 MAX_GEN_TOKS = 24
-FEWSHOT_SEED = 1234  # lm-eval's own default (simple_evaluate); titan-eval's --fewshot-seed 1234
+SETTINGS = {"task-defaults": (None, 1234), "2-shot-seed-3": (2, 3)}
+"""(--num-fewshot, --fewshot-seed) on both sides: the tasks' own numbers (gsm8k 5-shot, the others 0) with lm-eval's
+default seed 1234, then two examples for every task drawn with seed 3."""
+
+
+@pytest.fixture(scope="module", params=list(SETTINGS))
+def setting(request: pytest.FixtureRequest) -> tuple[int | None, int]:
+    return SETTINGS[request.param]
 
 
 @pytest.fixture(scope="module")
@@ -33,48 +41,46 @@ def hf_dir(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_hf_mamba(tmp_path_factory.mktemp("hf-mamba"), shared, seed=1)
 
 
-def _short_generations(tasks: dict[str, Any]) -> None:
-    """gsm8k's own generation kwargs with a small max_gen_toks (lm-eval's gen kwargs), on either side."""
-    tasks["gsm8k"].set_config(key="generation_kwargs", value={"max_gen_toks": MAX_GEN_TOKS}, update=True)
-
-
 @pytest.fixture(scope="module")
-def theirs(hf_dir: Path, mirror: Path) -> dict[str, Any]:
-    """lm-eval's HFLM over tasks lm-eval's own TaskManager built from the mirror: its evaluate() output."""
+def theirs(hf_dir: Path, mirror: Path, setting: tuple[int | None, int]) -> dict[str, Any]:
+    """lm-eval's own `simple_evaluate` with HFLM over the mirror (`--num_fewshot`, `--fewshot_random_seed`,
+    `--gen_kwargs max_gen_toks=24`): its output with the samples."""
     import os
 
-    from lm_eval.evaluator import evaluate
+    from lm_eval.evaluator import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     from titan_eval.tasks.hub_mirror import serving
 
-    with serving(mirror):
-        tasks = TaskManager().load(TASKS)["tasks"]
-    for task in tasks.values():
-        task.set_fewshot_seed(seed=FEWSHOT_SEED)
-    _short_generations(tasks)
+    num_fewshot, seed = setting
     hflm = HFLM(pretrained=str(hf_dir), backend="causal", device="cpu", batch_size=1, dtype="float32")
     os.environ["DISABLE_MULTIPROC"] = "1"  # lm-eval's bootstrap in-process (same draws)
     try:
-        return evaluate(hflm, tasks, log_samples=True, verbosity="ERROR")
+        with serving(mirror):
+            return simple_evaluate(model=hflm, tasks=TASKS, num_fewshot=num_fewshot, fewshot_random_seed=seed,
+                                   gen_kwargs=f"max_gen_toks={MAX_GEN_TOKS}", task_manager=TaskManager(),
+                                   log_samples=True, verbosity="ERROR")
     finally:
         del os.environ["DISABLE_MULTIPROC"]
 
 
 @pytest.fixture(scope="module")
-def ours(hf_dir: Path, mirror: Path) -> dict[str, Any]:
-    """titan-eval's lm-eval runner on the same directory (`--model mamba --checkpoint DIR --fewshot-seed 1234`):
-    {task: (sample lines by doc_id, results)}."""
+def ours(hf_dir: Path, mirror: Path, setting: tuple[int | None, int]) -> dict[str, Any]:
+    """titan-eval's lm-eval runner on the same directory, built as `titan-eval run … --model mamba --checkpoint DIR
+    --num-fewshot N --fewshot-seed S --gen-kwargs max_gen_toks=24` builds it: {task: (sample lines by doc_id,
+    results)}."""
     from titan_eval.loading import load
     from titan_eval.run_options import RunOptions
     from titan_eval.tasks.catalog import load_lm_eval_tasks
     from titan_eval.tasks.fewshot import FewShot
     from titan_eval.tasks.lm_eval_run import run_lm_eval_tasks
 
-    options = RunOptions(tasks=tuple(TASKS), data_dir=str(mirror), fewshot_seed=FEWSHOT_SEED)
-    tasks = load_lm_eval_tasks(TASKS, str(mirror), None, FewShot(None, FEWSHOT_SEED))
-    _short_generations(tasks)
+    num_fewshot, seed = setting
+    gen_kwargs = f"max_gen_toks={MAX_GEN_TOKS}"
+    options = RunOptions(tasks=tuple(TASKS), data_dir=str(mirror), num_fewshot=num_fewshot, fewshot_seed=seed,
+                         gen_kwargs=gen_kwargs)
+    tasks = load_lm_eval_tasks(TASKS, str(mirror), None, FewShot(num_fewshot, seed), gen_kwargs)
     loaded = load("mamba", str(hf_dir), device="cpu")
     written: list[dict[str, Any]] = []
     outputs = run_lm_eval_tasks(loaded, options, "ll", TASKS, {}, written.extend, tasks=tasks)
@@ -146,8 +152,8 @@ def test_rolling_matches_hflm(ours: dict, theirs: dict) -> None:
         assert results[f"{metric}_stderr,none"] == want[f"{metric}_stderr,none"] == "N/A"
 
 
-def test_generate_until_matches_hflm(ours: dict, theirs: dict) -> None:
-    """gsm8k (5-shot, greedy, max_gen_toks 24): identical prompts and generations, each filter's answer and
+def test_generate_until_matches_hflm(ours: dict, theirs: dict, setting: tuple[int | None, int]) -> None:
+    """gsm8k (5-shot or 2-shot, greedy, max_gen_toks 24): identical prompts and generations, each filter's answer and
     exact_match, and the per-filter results."""
     lines, results = ours["gsm8k"]
     assert sorted(lines) == [0, 1, 2, 3]
@@ -156,6 +162,7 @@ def test_generate_until_matches_hflm(ours: dict, theirs: dict) -> None:
         assert sorted(samples) == sorted(lines)
         for d, s in samples.items():
             assert lines[d]["prompt"] == s["arguments"][0][0]
+            assert lines[d]["prompt"].count("Question:") == (setting[0] or 5) + 1  # the examples, then the question
             assert lines[d]["generation"] == s["resps"][0][0]
             assert lines[d]["filtered"][filter_key] == s["filtered_resps"][0]
             assert lines[d][f"exact_match,{filter_key}"] == s["exact_match"]
