@@ -299,6 +299,28 @@ class TitanEvalLM(TemplateLM):
             self.log.generated[(task, doc_id, getattr(inst, "idx", 0))] = record["answer"]
         return answers
 
+    @property
+    def tokenizer_name(self) -> str:
+        """Names the prompt rendering for lm-eval's request cache: tokenizer and chat template."""
+        return f"{self.tok.name}|{self.loaded.card.prompt.chat_template}"
+
+    def chat_template(self, chat_template: bool | str = False) -> str | None:
+        """The card's chat template name (lm-eval records it); "" when the card has none."""
+        return self.loaded.card.prompt.chat_template or ""
+
+    def apply_chat_template(self, chat_history: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+        """lm-eval's messages ({role, content}) in the card's chat template (`chat_templates.render`); without
+        `add_generation_prompt` (a task's gen_prefix is the last, assistant, message) that message is left open
+        for the model to continue, as lm-eval's HFLM asks of transformers (`continue_final_message`)."""
+        from titan_eval.chat_templates import render
+
+        name = self.loaded.card.prompt.chat_template
+        if name is None:
+            raise UsageError(f"card {self.loaded.card.name} names no chat template (prompt.chat_template), so "
+                             f"--apply_chat_template cannot render its prompts")
+        open_last = not add_generation_prompt and bool(chat_history) and chat_history[-1].get("role") == "assistant"
+        return render(name, chat_history, add_generation_prompt=add_generation_prompt, continue_final=open_last)
+
     def get_model_info(self) -> dict[str, Any]:
         """Merged by lm-eval into results['config']."""
         prov = self.loaded.provenance()

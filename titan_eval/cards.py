@@ -16,6 +16,7 @@ Schema (every key but `name` and `arch` optional):
       think_open: " <think>\\n"       # appended to the template to open a think block (null: no think block)
       think_close: "</think>"         # the closer token/string generation stops on
       answer_cue: "\\n"               # after the closer, before the scored answer
+      chat_template: user-assistant   # multi-turn form for --apply-chat-template (titan_eval.chat_templates)
     generation: {mask_vocab_from: 50279}   # logit rows >= this id are never generated
     dtype: float32                    # float32 | bfloat16 | float16
     literature: {task: {metric: value, source: "..."}}
@@ -48,6 +49,7 @@ _TOKENIZER_TYPES: dict[str, tuple[type, ...]] = {
 }
 _PROMPT_TYPES: dict[str, tuple[type, ...]] = {
     "template": (str,), "think_open": (str, type(None)), "think_close": (str, type(None)), "answer_cue": (str,),
+    "chat_template": (str, type(None)),
 }
 _TYPE_NAMES = {str: "a string", int: "an integer", bool: "true or false", dict: "a mapping", type(None): "null"}
 
@@ -76,6 +78,7 @@ class PromptFormat:
     think_open: str | None = None
     think_close: str | None = None
     answer_cue: str = ""
+    chat_template: str | None = None  # a `chat_templates.CHAT_TEMPLATES` name: what --apply-chat-template renders
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,10 @@ class ModelCard:
         for key, kinds in _PROMPT_TYPES.items():
             _check_type(prompt, key, kinds, f"{source}: prompt")
         data["prompt"] = PromptFormat(**prompt)
+        if data["prompt"].chat_template is not None:
+            from titan_eval.chat_templates import get_template
+
+            get_template(data["prompt"].chat_template)  # UsageError naming the known ones
         try:
             data["prompt"].template.format(question="")
         except (KeyError, IndexError, ValueError, AttributeError) as err:

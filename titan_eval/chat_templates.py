@@ -11,13 +11,17 @@ Templates:
                        "<|role|>\\n{content}\\n<|end|>\\n", generation cue "<|assistant|>\\n", default system
                        "Du bist Auralis, ein hilfsbereiter KI-Assistent auf Basis des Helix v2 Modells."
     helix-v2-probe     the same with SYSTEM_DE, the system text of the original probe/eval runners
+    user-assistant     the Mamba-Titan / Mamba base format (spec: "User: {q}\nAssistant: <think>…"): turns
+                       "User: {content}\n" and "Assistant: {content}\n", generation cue "Assistant: ", a system
+                       text as a plain first line, no default system. The released models saw one turn; several
+                       (few-shot examples as turns) extend that form.
 Plain styles (no turns): `plain-qa-de` = "Frage: {question}\\nAntwort:" (the original's `plain_qa` probes),
 `raw` = "{question}".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from titan_eval.errors import UsageError
@@ -30,16 +34,26 @@ ROLES = ("system", "user", "assistant")
 
 @dataclass(frozen=True)
 class ChatTemplate:
-    """How turns are written; `turn` has the fields {role} and {content}."""
+    """How turns are written: `turn` has the fields {role} (the role, or its `role_names` spelling) and {content};
+    `system_turn`, when set, writes the system turn instead."""
 
     turn: str
     generation_prompt: str
     default_system: str | None = None
+    role_names: Mapping[str, str] = field(default_factory=dict)
+    system_turn: str | None = None
+
+    def render_turn(self, role: str, content: str) -> str:
+        """One message as text."""
+        form = self.system_turn if role == "system" and self.system_turn is not None else self.turn
+        return form.format(role=self.role_names.get(role, role), content=content)
 
 
 CHAT_TEMPLATES: dict[str, ChatTemplate] = {
     "helix-v2": ChatTemplate("<|{role}|>\n{content}\n<|end|>\n", "<|assistant|>\n", HELIX_SYSTEM),
     "helix-v2-probe": ChatTemplate("<|{role}|>\n{content}\n<|end|>\n", "<|assistant|>\n", HELIX_SYSTEM_DE),
+    "user-assistant": ChatTemplate("{role}: {content}\n", "Assistant: ", None,
+                                   {"user": "User", "assistant": "Assistant"}, "{content}\n"),
 }
 PLAIN_STYLES: dict[str, str] = {"plain-qa-de": "Frage: {question}\nAntwort:", "raw": "{question}"}
 
@@ -52,9 +66,11 @@ def get_template(name: str) -> ChatTemplate:
 
 
 def render(
-    name: str, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True, system: str | None = None
+    name: str, messages: Sequence[Mapping[str, str]], add_generation_prompt: bool = True, system: str | None = None,
+    continue_final: bool = False,
 ) -> str:
-    """Messages ({role, content}) → the template's text, with a system turn inserted when none is given."""
+    """Messages ({role, content}) → the template's text, with a system turn inserted when none is given. With
+    `continue_final` the last message is left open after its content (the model continues it; no cue follows)."""
     template = get_template(name)
     turns = list(messages)
     if not turns or turns[0].get("role") != "system":
@@ -65,7 +81,12 @@ def render(
     for message in turns:
         if message.get("role") not in ROLES:
             raise UsageError(f"chat message role must be one of {', '.join(ROLES)}, got {message.get('role')!r}")
-        out.append(template.turn.format(role=message["role"], content=message["content"]))
+        out.append(template.render_turn(message["role"], message["content"]))
+    if continue_final and turns:
+        marker = "\x00end\x00"
+        last = turns[-1]
+        out[-1] = template.render_turn(last["role"], last["content"] + marker).split(marker)[0]
+        return "".join(out)
     if add_generation_prompt:
         out.append(template.generation_prompt)
     return "".join(out)

@@ -42,9 +42,10 @@ class RunOptions:
     fewshot_seed: int | None = None  # None: the run's seed
     gen_kwargs: str | None = None  # lm-eval's key=value list for generate_until tasks (tasks.generation_settings)
     system_instruction: str | None = None  # text before every lm-eval prompt, as lm-eval's --system_instruction
+    apply_chat_template: bool = False  # lm-eval prompts rendered in the card's chat template (few-shot as turns)
 
     OPTIONAL_IDENTITY = ("deterministic", "include_path", "num_fewshot", "fewshot_seed", "gen_kwargs",
-                         "system_instruction")
+                         "system_instruction", "apply_chat_template")
     """Named in `identity` only when set, so runs stored before these options existed still resume."""
 
     @property
@@ -94,6 +95,9 @@ class RunOptions:
             raise UsageError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use ll and/or cot")
         if self.limit is not None and self.limit < 1:
             raise UsageError("--limit must be at least 1")
+        if self.apply_chat_template and "cot" in self.modes:
+            raise UsageError("--apply-chat-template is for ll mode: --cot already puts every question in the card's "
+                             "prompt template")
         if self.stratify and self.limit is None:
             raise UsageError("--stratify needs --limit N")
         if self.batch_size < 1:

@@ -13,14 +13,27 @@ EOS gets no answer (""). The pipeline is the open-question one (`suites.think_an
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from titan_eval.engine import GenerationConfig
 from titan_eval.errors import UsageError
-from titan_eval.think_options import TASK_ANSWER_CUE
+from titan_eval.loading import LoadedModel
+from titan_eval.think_options import TASK_ANSWER_CUE, ThinkOptions
+from titan_eval.tokenizers import Tokenizer
 
-if TYPE_CHECKING:
-    from titan_eval.adapter import TitanEvalLM
+
+class ThinkingLM(Protocol):
+    """What the pipeline reads of the adapter (`adapter.TitanEvalLM` in think mode)."""
+
+    loaded: LoadedModel
+    tok: Tokenizer
+    open_think_options: ThinkOptions
+    max_length: int
+    seed: int
+    batch_size_value: int
+    reuse_prefix: bool
+    deterministic: bool
+    progress: Callable[[int], None] | None
 
 NO_ANSWER = "eos_in_think"
 """The answer record's stop reason when EOS ended the think block (no answer phase ran)."""
@@ -32,7 +45,7 @@ def question_body(context: str) -> str:
     return TASK_ANSWER_CUE.sub("", context.rstrip())
 
 
-def think_then_generate(lm: "TitanEvalLM", contexts: Sequence[str], keys: Sequence[tuple[str | None, Any]],
+def think_then_generate(lm: ThinkingLM, contexts: Sequence[str], keys: Sequence[tuple[str | None, Any]],
                         config: GenerationConfig) -> tuple[list[str], list[dict[str, Any]]]:
     """Both phases for each context (`keys[i]` = (task, doc id) of context i; `config`: the task's decoding).
 

@@ -13,6 +13,7 @@ from titan_eval.cli.errors import exits_on_error
 from titan_eval.cli.options import (MODEL_PANEL, BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt,
                                     SeedOpt, TokenizerOpt, TrustOpt)
 from titan_eval.cards import ModelCard, load_card
+from titan_eval.chat_templates import CHAT_TEMPLATES
 from titan_eval.errors import RankFailure, UsageError
 from titan_eval.run_options import RunOptions
 
@@ -67,6 +68,9 @@ def run_command(
                                                       rich_help_panel=LM_EVAL)] = None,
     system_instruction: Annotated[Optional[str], typer.Option(help="Text before every lm-eval prompt.",
                                                               rich_help_panel=LM_EVAL)] = None,
+    apply_chat_template: Annotated[bool, typer.Option("--apply-chat-template", help="ll: prompts in the card's "
+                                                      "chat template, examples as turns.",
+                                                      rich_help_panel=LM_EVAL)] = False,
     list_choices: Annotated[bool, typer.Option("--list-choices/--no-list-choices", help="cot: list the choices.",
                                                rich_help_panel=PROMPT)] = True,
     template: Annotated[Optional[str], typer.Option(help="Named template or text with {question}.",
@@ -102,6 +106,7 @@ def run_command(
                          resume=resume is not None, allow_invalid=allow_invalid, deterministic=deterministic,
                          include_path=include_path, num_fewshot=num_fewshot, fewshot_seed=fewshot_seed,
                          gen_kwargs=gen_kwargs, system_instruction=system_instruction,
+                         apply_chat_template=apply_chat_template,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
                                 "penalty_window": penalty_window, "preamble": preamble, "samples": samples,
@@ -114,6 +119,9 @@ def run_command(
         console.print(f"note: --include-path {include_path}: its task YAMLs can import Python from that folder "
                       "(`!function`), with the same trust as running your own code", highlight=False, soft_wrap=True)
     card = load_card(model)  # an unknown card fails now too
+    if apply_chat_template and card.prompt.chat_template is None:
+        raise UsageError(f"--apply-chat-template: card {card.name} names no chat template (prompt.chat_template: "
+                         f"one of {', '.join(sorted(CHAT_TEMPLATES))})")
     if template is not None:
         resolve_template(template)  # an unknown name fails now, not after the model loaded
     from titan_eval import distributed

@@ -105,8 +105,7 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
                 if i < len(mine):
                     try:
                         with replayed_draws(task, mine[i], states):
-                            lines = _evaluate_chunk(lm, task, name, key, mode, mine[i],
-                                                    getattr(options, "system_instruction", None))
+                            lines = _evaluate_chunk(lm, task, name, key, mode, mine[i], options)
                     except Exception as err:  # reported to every rank by `exchange`
                         error = err
                 parts = exchange(dist, (lines, lm.counter.tokens), error)
@@ -128,17 +127,20 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
 
 
 def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: list[Any],
-                    system_instruction: str | None = None) -> list[dict[str, Any]]:
-    """One lm-eval `evaluate` call over `chunk` (doc ids) → its sample lines (`system_instruction` goes before
-    every prompt, as lm-eval's `--system_instruction` puts it)."""
+                    options: Any = None) -> list[dict[str, Any]]:
+    """One lm-eval `evaluate` call over `chunk` (doc ids) → its sample lines. The run's `system_instruction` goes
+    before every prompt and `apply_chat_template` renders each prompt in the card's chat template with the few-shot
+    examples as turns, as lm-eval's `--system_instruction` / `--apply_chat_template` (whose CLI turns on
+    `fewshot_as_multiturn` with it) do."""
     from lm_eval.evaluator import evaluate
 
+    chat = bool(getattr(options, "apply_chat_template", False))
     chunk = sorted(chunk)  # lm-eval numbers the chosen docs in dataset order
     lm.sample_ids = {name: chunk}
     try:
         out = evaluate(lm, {name: task}, samples={name: chunk}, log_samples=True, bootstrap_iters=0,
-                       system_instruction=system_instruction,
-                       verbosity="ERROR")
+                       system_instruction=getattr(options, "system_instruction", None),
+                       apply_chat_template=chat, fewshot_as_multiturn=chat, verbosity="ERROR")
     except (KeyError, ValueError, TypeError) as err:
         raise DataError(f"lm-eval could not evaluate {name}: {type(err).__name__}: {err}") from err
     return sample_lines(task, out["samples"][name], key, mode, lm.log)
