@@ -183,7 +183,8 @@ class RunRecord:
         groups = [r for r in self.results if isinstance(r.meta.get("group"), Mapping)]
         if not groups:
             return {}
-        return {"groups": {r.key: dict(r.metrics) for r in groups if r.meta["group"].get("aggregate_metric_list")},
+        aggregated = {r.key: dict(r.metrics) for r in groups if r.meta["group"].get("aggregate_metric_list")}
+        return {**({"groups": aggregated} if aggregated else {}),
                 "group_subtasks": {r.key: list(r.meta["group"].get("children", ())) for r in groups}}
 
     @classmethod
