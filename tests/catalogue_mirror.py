@@ -97,10 +97,13 @@ MMLU_SUBJECTS = {
 """A few questions per MMLU subject, in cais/mmlu's columns (question, subject, choices of 4, answer index)."""
 
 
-def build_mmlu_mirror(root: Path) -> Path:
+def build_mmlu_mirror(root: Path, extra_subjects: tuple[str, ...] = ()) -> Path:
     """cais/mmlu's layout for `MMLU_SUBJECTS` under `root` (DIR/cais/mmlu/<subject>/{test,validation,dev}.jsonl:
-    the rows as test, the first two as validation, the last three as dev, lm-eval's few-shot split); returns root."""
-    for subject, items in MMLU_SUBJECTS.items():
+    the rows as test, the first two as validation, the last three as dev, lm-eval's few-shot split), plus two
+    generic questions for each of `extra_subjects` (to build all of mmlu); returns root."""
+    subjects = {**{s: [(f"Question {i} on {s}?", ["w", "x", "y", "z"], i) for i in range(2)]
+                   for s in extra_subjects}, **MMLU_SUBJECTS}
+    for subject, items in subjects.items():
         rows = [{"question": q, "subject": subject, "choices": c, "answer": a} for q, c, a in items]
         folder = root / "cais/mmlu" / subject
         _write(folder, "test", rows)

@@ -138,3 +138,24 @@ def test_gate_refuses_an_unweighted_group_of_unequal_subtasks(folders: tuple[Pat
     assert len(errors) == 1 and "mmlu_nested" in errors[0] and "unweighted mean" in errors[0], done.stderr
     table = invoke("compare", str(tmp_path / "nested"), "--format", "csv")
     assert table.returncode == 0 and "not paired: an unweighted mean" in table.stdout
+
+
+@pytest.mark.slow  # ≈ 25 s: 57 subject tasks built
+def test_catalogue_mmlu_runs_its_nested_groups(tmp_path: Path) -> None:
+    """mmlu from lm-eval's catalogue: 57 subjects under four groups, aggregated bottom-up, n summed per group."""
+    from titan_eval.tasks.catalog import expand_names
+
+    subjects = tuple(t[len("mmlu_"):] for t in expand_names(["mmlu"]))
+    mirror = build_mmlu_mirror(tmp_path / "mirror", subjects)
+    done = invoke("run", "mmlu", "--model", "mamba-tiny", "--data-dir", str(mirror), "--limit", "1", "--output",
+                  str(tmp_path / "run"))
+    assert done.returncode == 0, done.stderr
+    raw = _json(tmp_path / "run")
+    assert raw["group_subtasks"]["mmlu"] == ["mmlu_stem", "mmlu_other", "mmlu_social_sciences", "mmlu_humanities"]
+    assert set(raw["groups"]) == {"mmlu", "mmlu_stem", "mmlu_other", "mmlu_social_sciences", "mmlu_humanities"}
+    counts = {k: raw["n-samples"][k]["effective"] for k in raw["group_subtasks"]}
+    assert counts["mmlu"] == 57 == sum(v for k, v in counts.items() if k != "mmlu")
+    leaves = [k for k in raw["results"] if k not in raw["group_subtasks"]]
+    assert len(leaves) == 57
+    mean = sum(raw["results"][k]["acc,none"] for k in leaves) / 57
+    assert raw["results"]["mmlu"]["acc,none"] == pytest.approx(mean)
