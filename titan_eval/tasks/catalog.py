@@ -6,6 +6,10 @@ Task YAMLs are code: lm-eval's loader resolves `!function module.name` by import
 So lm-eval reads the project's `tasks/` folder, the folders of its own installed package that define the requested
 catalogue names (trusted like any installed package), and an --include-path folder the user vouched for (the CLI
 says so in a notice). A task given as a YAML path is refused before lm-eval sees it (lm-eval itself would load it).
+
+Groups (lm-eval's, e.g. mmlu, or a group YAML under --include-path whose `task:` list may name catalogue or project
+tasks) are built by lm-eval's TaskManager with their leaf tasks (`load_lm_eval_suite`); the runner runs the leaves
+as tasks and aggregates the groups (`tasks.group_results`).
 """
 
 from __future__ import annotations
