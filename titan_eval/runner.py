@@ -1,7 +1,8 @@
 """`titan-eval run`: evaluate one loaded model on tasks in one or more modes and store the run.
 
 Data flow: validate options → seed → each task produces a `TaskOutput` (lm-eval tasks per mode through
-`tasks.lm_eval_run`, native suites through their runner in `tasks.catalog.NATIVE_TASKS`) → its lines go to
+`tasks.lm_eval_run`, then each lm-eval group of theirs from its leaves' results by `tasks.group_results`; native
+suites through their runner in `tasks.catalog.NATIVE_TASKS`) → its lines go to
 samples.jsonl as soon as it finishes → one `RunRecord` (lm-eval layout + provenance) is written as run.json.
 No task touches the record; the runner assembles it from what the tasks return.
 """
