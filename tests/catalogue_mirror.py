@@ -73,3 +73,40 @@ def build_mirror(root: Path, long_page_words: int = 2600) -> Path:
     _write(gsm, "test", [{"question": q, "answer": a} for q, a in GSM8K_TEST])
     _write(gsm, "train", [{"question": q, "answer": a} for q, a in GSM8K_TRAIN])
     return root
+
+
+MMLU_SUBJECTS = {
+    "abstract_algebra": [
+        ("Find the order of the group Z_4 x Z_2.", ["4", "6", "8", "2"], 2),
+        ("Is every cyclic group abelian?", ["Yes", "No", "Only if finite", "Only if infinite"], 0),
+        ("How many elements of order 2 does Z_6 have?", ["0", "1", "2", "3"], 1),
+        ("The identity of a group is", ["unique", "two elements", "not defined", "always zero"], 0),
+        ("Find the degree of Q(sqrt(2)) over Q.", ["0", "4", "2", "6"], 2),
+    ],
+    "anatomy": [
+        ("Which bone is in the upper arm?", ["Femur", "Humerus", "Tibia", "Ulna"], 1),
+        ("The heart has how many chambers?", ["Two", "Three", "Four", "Five"], 2),
+        ("Which organ filters blood to make urine?", ["Liver", "Lung", "Kidney", "Spleen"], 2),
+        ("The patella is also called the", ["kneecap", "shin", "collarbone", "heel"], 0),
+        ("Which muscle separates the chest from the abdomen?", ["Biceps", "Diaphragm", "Deltoid", "Soleus"], 1),
+        ("The smallest bones of the body are in the", ["foot", "hand", "ear", "nose"], 2),
+        ("Which vessel carries blood away from the heart?", ["Vein", "Artery", "Capillary", "Lymph duct"], 1),
+        ("How many lungs does a human have?", ["One", "Two", "Three", "Four"], 1),
+    ],
+}
+"""A few questions per MMLU subject, in cais/mmlu's columns (question, subject, choices of 4, answer index)."""
+
+
+def build_mmlu_mirror(root: Path, extra_subjects: tuple[str, ...] = ()) -> Path:
+    """cais/mmlu's layout for `MMLU_SUBJECTS` under `root` (DIR/cais/mmlu/<subject>/{test,validation,dev}.jsonl:
+    the rows as test, the first two as validation, the last three as dev, lm-eval's few-shot split), plus two
+    generic questions for each of `extra_subjects` (to build all of mmlu); returns root."""
+    subjects = {**{s: [(f"Question {i} on {s}?", ["w", "x", "y", "z"], i) for i in range(2)]
+                   for s in extra_subjects}, **MMLU_SUBJECTS}
+    for subject, items in subjects.items():
+        rows = [{"question": q, "subject": subject, "choices": c, "answer": a} for q, c, a in items]
+        folder = root / "cais/mmlu" / subject
+        _write(folder, "test", rows)
+        _write(folder, "validation", rows[:2])
+        _write(folder, "dev", rows[-3:])
+    return root

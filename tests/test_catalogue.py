@@ -37,9 +37,18 @@ def test_names_resolve_with_the_project_first_and_tags_expanded() -> None:
     assert len(folders) == 1 and folders[0].name == "piqa" and (folders[0] / "piqa.yaml").exists()
 
 
+def test_groups_expand_to_their_leaf_tasks_or_stay_whole() -> None:
+    """mmlu nests four groups over its 57 subjects (through tags); a run keeps the group to aggregate it."""
+    leaves = catalog.expand_names(["mmlu"])
+    assert len(leaves) == 57 and all(n.startswith("mmlu_") and s == CATALOGUE for n, s in leaves.items())
+    assert catalog.expand_names(["mmlu"], keep_groups=True) == {"mmlu": CATALOGUE}
+    assert catalog.group_members("mmlu", CATALOGUE, None) == ["mmlu_stem", "mmlu_other", "mmlu_social_sciences",
+                                                              "mmlu_humanities"]
+    assert catalog.group_members("piqa", CATALOGUE, None) is None
+
+
 @pytest.mark.parametrize(("name", "message"), [
     ("piqaa", r"unknown task\(s\) piqaa \(did you mean piqa"),
-    ("mmlu", "mmlu is an lm-eval group"),
     ("tasks/x.yaml", "a task is named, not given as a file"),
 ])
 def test_unusable_names_are_refused_with_a_reason(name: str, message: str) -> None:

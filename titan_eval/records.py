@@ -4,8 +4,9 @@ layout plus a `titan_eval` section (docs/results-format.md); `report.runs` reads
 `RunRecord.from_json`, so writer and readers share one schema.
 
 Glossary:
-    key        a result key: the task name in log-likelihood mode (`arc_easy`), `<task>_cot` in think mode, or a
-               suite's group key (`reasoning85:arithmetic`)
+    key        a result key: the task name in log-likelihood mode (`arc_easy`), `<task>_cot` in think mode, an
+               lm-eval group's name (`mmlu`, `mmlu_cot`: `tasks.group_results`, its entry's meta holds `group`), or
+               a suite's group key (`reasoning85:arithmetic`)
     metrics    lm-eval-style values of one key: `"<metric>,none"` and `"<metric>_stderr,none"` (plus `alias`)
     per_doc    metric → the per-document values the mean was taken over, in samples order (for the 95% CI)
     cluster    the group a document shares with documents it is not independent of (same video, paraphrase twin);
@@ -165,6 +166,7 @@ class RunRecord:
             "versions": {r.key: r.version for r in self.results},
             "higher_is_better": {r.key: dict(r.higher_is_better) for r in self.results},
             "configs": {r.key: dict(r.config) for r in self.results},
+            **self._group_sections(),
             "config": dict(self.config),
             "titan_eval": {
                 "schema_version": self.schema_version, "run_id": self.run_id, "status": self.status,
@@ -174,6 +176,16 @@ class RunRecord:
                 **dict(self.extra),
             },
         }
+
+    def _group_sections(self) -> dict[str, Any]:
+        """lm-eval's `groups` (groups with an aggregation: their metrics) and `group_subtasks` (each group's direct
+        members) sections; empty without group keys (`tasks.group_results`)."""
+        groups = [r for r in self.results if isinstance(r.meta.get("group"), Mapping)]
+        if not groups:
+            return {}
+        aggregated = {r.key: dict(r.metrics) for r in groups if r.meta["group"].get("aggregate_metric_list")}
+        return {**({"groups": aggregated} if aggregated else {}),
+                "group_subtasks": {r.key: list(r.meta["group"].get("children", ())) for r in groups}}
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any], where: str = "run.json") -> "RunRecord":

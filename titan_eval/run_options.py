@@ -66,17 +66,19 @@ class RunOptions:
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
     def _check_strata(self, include: Path | None) -> None:
-        """`--stratify` needs a documented stratum field for every lm-eval task it runs (`tasks.selection.STRATA`);
-        refused now, before anything loads, naming the tasks without one."""
-        from titan_eval.tasks.catalog import expand_names
+        """`--stratify` needs a documented stratum field for every lm-eval task it runs (`tasks.selection.STRATA`),
+        or a group to stratify on its subtasks (`tasks.selection.group_selections`); refused now, before anything
+        loads, naming the tasks without one."""
+        from titan_eval.tasks.catalog import expand_names, group_members
         from titan_eval.tasks.task_names import NATIVE
         from titan_eval.tasks.selection import STRATA
 
-        lacking = [n for n, source in expand_names(list(self.tasks), include).items()
-                   if source != NATIVE and n not in STRATA]
+        lacking = [n for n, source in expand_names(list(self.tasks), include, keep_groups=True).items()
+                   if source != NATIVE and n not in STRATA and group_members(n, source, include) is None]
         if lacking:
             raise UsageError(f"--stratify: {', '.join(lacking)} has no documented stratum field (stratified tasks: "
-                             f"{', '.join(sorted(STRATA))}); use --limit alone for the first N documents")
+                             f"{', '.join(sorted(STRATA))}; groups stratify on their subtasks); use --limit alone "
+                             f"for the first N documents")
 
     def validate(self) -> None:
         """`UsageError` for anything wrong that needs no model: task names, modes, sizes, think settings."""

@@ -1,7 +1,8 @@
 """`titan-eval run`: evaluate one loaded model on tasks in one or more modes and store the run.
 
 Data flow: validate options → seed → each task produces a `TaskOutput` (lm-eval tasks per mode through
-`tasks.lm_eval_run`, native suites through their runner in `tasks.catalog.NATIVE_TASKS`) → its lines go to
+`tasks.lm_eval_run`, then each lm-eval group of theirs from its leaves' results by `tasks.group_results`; native
+suites through their runner in `tasks.catalog.NATIVE_TASKS`) → its lines go to
 samples.jsonl as soon as it finishes → one `RunRecord` (lm-eval layout + provenance) is written as run.json.
 No task touches the record; the runner assembles it from what the tasks return.
 """
@@ -26,7 +27,7 @@ from titan_eval.run_lock import RunLock
 from titan_eval.run_options import MODES, RunOptions  # noqa: F401 (re-exported)
 from titan_eval.seeding import seed_everything
 from titan_eval.store import RunWriter, make_run_id
-from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, expand_names, quiet_libraries
+from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, quiet_libraries
 
 
 def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
@@ -166,21 +167,25 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
     from titan_eval.tasks.lm_eval_run import completed_chunks
 
     include = Path(options.include_path) if options.include_path else None
-    lm_tasks = list(expand_names([t for t in options.tasks if t not in NATIVE_TASKS], include))  # tags → tasks
-    task_dict: dict[str, Any] = {}
-    if lm_tasks:  # built once for every mode and the resume check (task building reads and converts the data)
-        from titan_eval.tasks.catalog import load_lm_eval_tasks
+    lm_names = [t for t in options.tasks if t not in NATIVE_TASKS]
+    suite = None
+    if lm_names:  # built once for every mode and the resume check (task building reads and converts the data)
+        from titan_eval.tasks.catalog import load_lm_eval_suite
         from titan_eval.tasks.fewshot import FewShot
 
-        task_dict = load_lm_eval_tasks(lm_tasks, options.data_dir, include,
-                                       FewShot(options.num_fewshot, options.effective_fewshot_seed), options.gen_kwargs)
+        suite = load_lm_eval_suite(lm_names, options.data_dir, include,
+                                   FewShot(options.num_fewshot, options.effective_fewshot_seed), options.gen_kwargs)
+    task_dict: dict[str, Any] = dict(suite.tasks) if suite is not None else {}
+    lm_tasks = list(task_dict)  # tags and groups → their tasks
+    selections = _group_selections(suite, options)
     lm_keys = {t if m == "ll" else f"{t}_cot" for t in lm_tasks for m in options.modes}
     previous: dict[str, list[dict[str, Any]]] = {}
     for line in writer.previous:
         if line.get("task") in lm_keys:
             previous.setdefault(line["task"], []).append(line)
     if writer.previous:
-        previous = {k: _whole_chunks(task_dict, options, k, v, completed_chunks) for k, v in previous.items()}
+        previous = {k: _whole_chunks(task_dict, options, k, v, completed_chunks, selections)
+                    for k, v in previous.items()}
         writer.keep_previous([ln for v in previous.values() for ln in v])
     outputs: list[TaskOutput] = []
     timings: dict[str, float] = {}
@@ -188,8 +193,14 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
         from titan_eval.tasks.lm_eval_run import run_lm_eval_tasks
 
         t0 = time.time()
-        outputs += run_lm_eval_tasks(loaded, options, mode, lm_tasks, previous, writer.add_samples, progress, dist,
-                                     task_dict)
+        done = run_lm_eval_tasks(loaded, options, mode, lm_tasks, previous, writer.add_samples, progress, dist,
+                                 task_dict, selections)
+        outputs += done
+        if suite is not None and suite.groups:
+            from titan_eval.tasks.group_results import group_results
+
+            leaves = [r for o in done for r in o.results]
+            outputs.append(TaskOutput((), tuple(group_results(suite.groups, leaves, mode))))
         timings[f"lm_eval_{mode}_s"] = round(time.time() - t0, 3)
     for name in (t for t in options.tasks if t in NATIVE_TASKS and (dist.is_main or t in SHARDED_NATIVE_TASKS)):
         module_name, fn_name = NATIVE_TASKS[name].split(":")
@@ -205,13 +216,26 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
     return outputs, timings
 
 
+def _group_selections(suite: Any, options: RunOptions) -> dict[str, Any]:
+    """The documents of stratified groups' leaves (`tasks.selection.run_selections`); {} for everything else."""
+    if suite is None:
+        return {}
+    from titan_eval.tasks.selection import run_selections
+
+    return run_selections(suite.tasks, {g: suite.leaves(g) for g in suite.requested_groups}, options.limit,
+                          options.stratify, options.seed)
+
+
 def _whole_chunks(task_dict: Mapping[str, Any], options: RunOptions, key: str, lines: list[dict[str, Any]],
-                  completed_chunks: Callable[..., set[Any]]) -> list[dict[str, Any]]:
+                  completed_chunks: Callable[..., set[Any]],
+                  selections: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """The lines of `key` that form whole write chunks of its document selection (the rest is redone)."""
     from titan_eval.tasks.selection import select_docs
 
     name = key[: -len("_cot")] if key.endswith("_cot") else key
     task = task_dict[name]
-    doc_ids = select_docs(name, task.eval_docs, options.limit, options.stratify, options.seed).doc_ids
+    chosen = (selections or {}).get(name)
+    doc_ids = chosen.doc_ids if chosen is not None else \
+        select_docs(name, task.eval_docs, options.limit, options.stratify, options.seed).doc_ids
     keep = completed_chunks(doc_ids, {ln["doc_id"] for ln in lines})
     return [ln for ln in lines if ln["doc_id"] in keep]

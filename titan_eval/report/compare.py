@@ -220,6 +220,8 @@ def _docs(run: StoredRun, key: str, metric: str, by: str | None, group: str) -> 
         return "not run"
     if metric not in run.metrics(key):
         return "—" if metric == UNSTATED else f"no {metric}"
+    if metric in run.not_paired.get(key, {}):
+        return f"not paired: {run.not_paired[key][metric]}"
     values = run.values(key, metric)
     if group != ALL and by is not None:
         labels = run.groups(key, by)

@@ -20,7 +20,9 @@ and names the n that could.
 Comparability (IncomparableRunsError, exit 2): both runs complete; for every gated key identical `data_sha256`,
 `prompt_sha256`, `mode`, `scorer` and `doc_ids_sha256`, and the same scored doc_ids in samples.jsonl; every gated
 key and metric present in both runs. A metric lm-eval reports per filter (`exact_match,strict-match`) is gated per
-filter; its bare name gates every filter of it, and `all` every metric each key has (`gated_metrics`).
+filter; its bare name gates every filter of it, and `all` every metric each key has (`gated_metrics`). An lm-eval
+group key is gated over the union of its subtasks' documents (`runs.pooled_groups`); a group metric that is not the
+mean of that union is refused.
 
 Glossary:
     max_drop   the margin: largest tolerated fall of a metric (absolute, metric units: 0.01 = one accuracy point)
@@ -88,6 +90,10 @@ def check_comparable(baseline: StoredRun, candidate: StoredRun, keys: Sequence[s
             missing = [r.label for r in (baseline, candidate) if metric not in r.metrics(key)]
             if missing:
                 raise IncomparableRunsError(f"{key}: metric {metric!r} missing in {', '.join(missing)}")
+            why = baseline.not_paired.get(key, {}).get(metric) or candidate.not_paired.get(key, {}).get(metric)
+            if why:
+                raise IncomparableRunsError(f"{key}: metric {metric!r} cannot be gated per document ({why}); gate "
+                                            f"its subtasks instead")
 
 
 def _binary_check(key: str, metric: str, base: np.ndarray, cand: np.ndarray, higher_better: bool,

@@ -6,6 +6,7 @@ Glossary:
     fingerprint  the per-key `data_sha256`, `prompt_sha256`, `doc_ids_sha256`, `mode` and `scorer` in
                  `run.json["titan_eval"]["tasks"][key]`
     metric       a per-document number in a samples line (`acc`, `acc_norm`, ...), averaged into `run.json` results
+    group key    an lm-eval group's key (`mmlu`): its documents are its subtasks' (`<leaf key>/<doc_id>`, `pooled_groups`)
     cluster      the group of documents a document is not independent of (`titan_eval.tasks[key].cluster_key` names
                  the task's field; a samples line's `cluster` holds the value when it differs from str(doc_id))
 """
@@ -49,6 +50,8 @@ class StoredRun:
     samples: Mapping[str, Mapping[DocId, Mapping[str, Any]]]
     lines: Mapping[tuple[str, DocId], int] = field(repr=False)
     cluster_keys: Mapping[str, str] = field(default_factory=dict)
+    not_paired: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """{group key: {metric: why its documents cannot be paired}} (`pooled_groups`)."""
 
     @property
     def samples_path(self) -> Path:
@@ -175,6 +178,7 @@ def load_run(ref: str | Path) -> StoredRun:
     if not samples_path.exists():
         raise DataError(f"{samples_path}: missing; compare and gate pair per-document scores, so they need it")
     samples, lines = read_samples(samples_path)
+    not_paired = pooled_groups(record, samples, lines)
     return StoredRun(
         path=directory,
         label=record.run_id or directory.name,
@@ -185,7 +189,30 @@ def load_run(ref: str | Path) -> StoredRun:
         samples=samples,
         lines=lines,
         cluster_keys={r.key: r.cluster_key for r in record.results if r.cluster_key},
+        not_paired=not_paired,
     )
+
+
+def pooled_groups(record: RunRecord, samples: dict[str, dict[DocId, dict[str, Any]]],
+                  lines: dict[tuple[str, DocId], int]) -> dict[str, dict[str, str]]:
+    """Give every lm-eval group key of `record` the samples of its leaf tasks (ids `<leaf key>/<doc_id>`, lines
+    shared), so a group is compared and gated over the union of its subtasks' documents (`tasks.group_results`);
+    returns {group key: {metric: why it is not the mean of that union}} for the metrics that cannot be paired.
+    Mutates `samples` and `lines`."""
+    not_paired: dict[str, dict[str, str]] = {}
+    for result in record.results:
+        info = result.meta.get("group")
+        if not isinstance(info, Mapping):
+            continue
+        pooled: dict[DocId, dict[str, Any]] = {}
+        for leaf in info.get("tasks") or ():
+            for doc_id, line in samples.get(str(leaf), {}).items():
+                pooled[f"{leaf}/{doc_id}"] = line
+                lines[(result.key, f"{leaf}/{doc_id}")] = lines[(str(leaf), doc_id)]
+        samples[result.key] = pooled
+        reasons = info.get("not_pooled")
+        not_paired[result.key] = {str(k): str(v) for k, v in reasons.items()} if isinstance(reasons, Mapping) else {}
+    return not_paired
 
 
 def incomparable_reasons(base: StoredRun, cand: StoredRun, key: str, *, same_docs: bool = False) -> list[str]:

@@ -31,7 +31,7 @@ from titan_eval.hashing import sha256_json
 from titan_eval.tasks.doc_metrics import aggregate_raw, per_doc_values
 from titan_eval.tasks.line_fields import SCORERS
 from titan_eval.tasks.request_lines import sample_lines
-from titan_eval.tasks.selection import select_docs
+from titan_eval.tasks.selection import Selection, select_docs
 from titan_eval.think_stats import think_statistics
 
 SCORER = SCORERS["multiple_choice"]
@@ -59,14 +59,16 @@ def completed_chunks(doc_ids: Sequence[Any], done: set[Any]) -> set[Any]:
 def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Sequence[str],
                       previous: Mapping[str, Sequence[dict[str, Any]]], sink: Callable[[list[dict[str, Any]]], None],
                       progress: ProgressLike = None, dist: Dist = SINGLE,
-                      tasks: Mapping[str, Any] | None = None) -> list[TaskOutput]:
+                      tasks: Mapping[str, Any] | None = None,
+                      selections: Mapping[str, Selection] | None = None) -> list[TaskOutput]:
     """Evaluate `names` in `mode` (ll | cot) with one adapter; one `TaskOutput` per task, in `names` order.
 
     `previous[key]` are lines a resumed run already holds (whole chunks only, see `completed_chunks`): those
     documents are not run again. Every newly finished chunk's lines go to `sink` at once. `progress` hears of each
     task as `<name> [<mode>]` (resumed documents count as done from its start), of every chunk's documents once
     they are written, and of generated tokens. `tasks` are the lm-eval Task objects the run built once for all its
-    modes (built here when None).
+    modes (built here when None). `selections` are documents chosen for a task beforehand (a stratified group's
+    leaves, `tasks.selection.run_selections`); any other task chooses its own (`select_docs`).
 
     With `dist.active`, each rank evaluates only its shard (`distributed.partition`, balanced by token cost) of
     the documents still to do, one chunk per round; after each round every rank holds every rank's lines (so
@@ -90,7 +92,8 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
             t0 = time.time()
             task = task_dict[name]
             key = name if mode == "ll" else f"{name}_cot"
-            selection = select_docs(name, task.eval_docs, options.limit, options.stratify, options.seed)
+            selection = (selections or {}).get(name) or select_docs(name, task.eval_docs, options.limit,
+                                                                      options.stratify, options.seed)
             states = fewshot_states(task, selection.doc_ids, getattr(options, "effective_fewshot_seed", options.seed))
             old = {ln["doc_id"]: ln for ln in previous.get(key, ())}
             position = {d: i for i, d in enumerate(selection.doc_ids)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 from titan_eval.errors import DataError, UsageError
 from titan_eval.tasks.task_yaml import read_task_yaml
@@ -34,6 +34,20 @@ def include_names(folder: Path) -> dict[str, Path]:
             if isinstance(tag, str):
                 found.setdefault(tag, path)
     return found
+
+
+def include_group_members(folder: Path, name: str) -> list[str | dict[str, Any]] | None:
+    """The `task:` list of the group YAML that defines `name` under a user's folder (names, or inline configs as
+    mappings), or None when `name` is not a group there."""
+    path = include_names(folder).get(name)
+    if path is None:
+        return None
+    cfg = read_task_yaml(path)
+    if cfg.get("group") != name:
+        return None
+    listed = cfg.get("task", [])
+    members = listed if isinstance(listed, list) else [listed]
+    return [m for m in members if isinstance(m, (str, dict))]
 
 
 def _suggestions(name: str, known: Sequence[str]) -> str:
