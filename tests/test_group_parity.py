@@ -1,8 +1,9 @@
 """Acceptance (issue 24, groups): `titan-eval run GROUP` on a group YAML in an --include-path folder that names two
 catalogue MMLU subjects runs each subject as a task and aggregates the group as lm-eval 0.4.13 does: on one seeded
 random transformers Mamba and a tiny cais/mmlu mirror, the per-request log-likelihoods, per-subject metrics and the
-group's acc and stderr equal lm-eval's HFLM `evaluate` on the same mirror and group YAML — for a size-weighted
-group, and for a nested group with unweighted means (which compare/gate cannot pair per document)."""
+group's acc and stderr equal lm-eval's own `simple_evaluate` with HFLM on the same mirror and group YAML — for a
+size-weighted group, and for a nested group with unweighted means (which compare/gate cannot pair per document) —
+with the tasks' own few-shot settings and with `--num-fewshot 2 --fewshot-seed 3`."""
 
 from __future__ import annotations
 
@@ -61,31 +62,47 @@ def hf_dir(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tiny_hf_mamba(tmp_path_factory.mktemp("hf-mamba"), shared, seed=3)
 
 
+SETTINGS = {"task-defaults": (None, 0), "2-shot-seed-3": (2, 3)}
+"""(--num-fewshot, --fewshot-seed) on both sides: mmlu's own number (none: 0-shot), then two dev examples each."""
+
+
+@pytest.fixture(scope="module", params=list(SETTINGS))
+def setting(request: pytest.FixtureRequest) -> tuple[int | None, int]:
+    return SETTINGS[request.param]
+
+
 @pytest.fixture(scope="module")
-def theirs(hf_dir: Path, folders: tuple[Path, Path]) -> dict[str, Any]:
-    """{group: lm-eval's evaluate() output} with HFLM, the groups built by lm-eval's own TaskManager (its catalogue
-    plus the include folder)."""
-    from lm_eval.evaluator import evaluate
+def theirs(hf_dir: Path, folders: tuple[Path, Path], setting: tuple[int | None, int]) -> dict[str, Any]:
+    """{group: lm-eval's own `simple_evaluate` output} with HFLM, the groups built by lm-eval's own TaskManager
+    (its catalogue plus the include folder)."""
+    import os
+
+    from lm_eval.evaluator import simple_evaluate
     from lm_eval.models.huggingface import HFLM
     from lm_eval.tasks import TaskManager
 
     from titan_eval.tasks.hub_mirror import serving
 
     mirror, include = folders
+    num_fewshot, seed = setting
     hflm = HFLM(pretrained=str(hf_dir), backend="causal", device="cpu", batch_size=1, dtype="float32")
     manager = TaskManager(include_path=str(include))
     out = {}
-    for group in GROUPS:
-        with serving(mirror):
-            loaded = manager.load([group])
-        for task in loaded["tasks"].values():
-            task.set_fewshot_seed(seed=0)
-        out[group] = evaluate(hflm, loaded, log_samples=True, verbosity="ERROR")
+    os.environ["DISABLE_MULTIPROC"] = "1"  # lm-eval's bootstrap in-process
+    try:
+        for group in GROUPS:
+            with serving(mirror):
+                out[group] = simple_evaluate(model=hflm, tasks=[group], num_fewshot=num_fewshot,
+                                             fewshot_random_seed=seed, task_manager=manager, log_samples=True,
+                                             verbosity="ERROR")
+    finally:
+        del os.environ["DISABLE_MULTIPROC"]
     return out
 
 
 @pytest.fixture(scope="module")
-def ours(hf_dir: Path, folders: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def ours(hf_dir: Path, folders: tuple[Path, Path], setting: tuple[int | None, int],
+         tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """{group: (the RunRecord, sample lines by (task, doc_id))} of titan-eval's runner on the same directory."""
     import json
 
@@ -94,18 +111,21 @@ def ours(hf_dir: Path, folders: tuple[Path, Path], tmp_path_factory: pytest.Temp
     from titan_eval.runner import run
 
     mirror, include = folders
+    num_fewshot, seed = setting
     loaded = load("mamba", str(hf_dir), device="cpu")
     out = {}
     for group in GROUPS:
         folder = tmp_path_factory.mktemp("run") / group
-        options = RunOptions(tasks=(group,), data_dir=str(mirror), include_path=str(include), output_dir=str(folder))
+        options = RunOptions(tasks=(group,), data_dir=str(mirror), include_path=str(include), output_dir=str(folder),
+                             num_fewshot=num_fewshot, fewshot_seed=seed)
         _, record = run(loaded, options)
         lines = [json.loads(x) for x in (folder / "samples.jsonl").read_text().splitlines()]
         out[group] = (record, {(ln["task"], ln["doc_id"]): ln for ln in lines})
     return out
 
 
-def test_per_request_loglikelihoods_and_subject_metrics_match_hflm(ours: dict, theirs: dict) -> None:
+def test_per_request_loglikelihoods_and_subject_metrics_match_hflm(ours: dict, theirs: dict,
+                                                                    setting: tuple[int | None, int]) -> None:
     record, lines = ours["mmlu_pair"]
     want = theirs["mmlu_pair"]
     worst = 0.0
@@ -117,6 +137,8 @@ def test_per_request_loglikelihoods_and_subject_metrics_match_hflm(ours: dict, t
             assert len(ours_lp) == len(s["resps"]) == 4
             worst = max([worst] + [abs(r[0][0] - lp) for r, lp in zip(s["resps"], ours_lp)])
             assert lines[(task, d)]["acc"] == s["acc"]
+            assert lines[(task, d)]["prompt"] == s["arguments"][0][0]
+            assert lines[(task, d)]["prompt"].count("\nAnswer:") == (setting[0] or 0) + 1  # examples, question
         result = record.result(task)
         assert result is not None and result.n == want["n-samples"][task]["effective"]
         for key in ("acc,none", "acc_stderr,none"):
