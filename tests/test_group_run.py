@@ -159,3 +159,15 @@ def test_catalogue_mmlu_runs_its_nested_groups(tmp_path: Path) -> None:
     assert len(leaves) == 57
     mean = sum(raw["results"][k]["acc,none"] for k in leaves) / 57
     assert raw["results"]["mmlu"]["acc,none"] == pytest.approx(mean)
+
+
+def test_a_group_in_cot_mode_aggregates_its_cot_leaves(folders: tuple[Path, Path], tmp_path: Path) -> None:
+    out = tmp_path / "cot"
+    result = _run(folders, out, "mmlu_pair", "--cot", "--think-budget", "3", "--limit", "2")
+    assert result.returncode == 0, (result.stdout, result.stderr, result.exception)
+    raw = _json(out)
+    leaves = [raw["results"][f"{t}_cot"]["acc,none"] for t in ("mmlu_abstract_algebra", "mmlu_anatomy")]
+    assert raw["results"]["mmlu_pair_cot"]["acc,none"] == pytest.approx(sum(leaves) / 2)  # 2 + 2 documents
+    assert raw["n-samples"]["mmlu_pair_cot"]["effective"] == 4
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(lines) == 4 and all(ln["think"]["length"] >= 1 for ln in lines)
