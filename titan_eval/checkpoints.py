@@ -1,6 +1,7 @@
 """Reading checkpoints safely and loading them strictly.
 
-Sources: a `.pt`/`.bin` pickle (read with `torch.load(weights_only=True)`; anything needing arbitrary unpickling
+Files are memory-mapped, not read whole (`mapped_weights`). Sources: a `.pt`/`.bin` pickle (read with
+`torch.load(weights_only=True)`; anything needing arbitrary unpickling
 requires `trust=True`), a `.safetensors` file, a model directory (`model.safetensors`, sharded safetensors with an
 index, or `pytorch_model.bin`, plus an optional `config.json`), or `hf://org/repo/file` (fetched through
 huggingface_hub when online).
@@ -13,6 +14,7 @@ import json
 import pickle
 import re
 import warnings
+import zipfile
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,10 +88,10 @@ def read_file(path: Path, trust: bool = False, safe_globals: Iterable[Any] = ())
     `trust` is set; a refusal is a `CheckpointError` that names what the pickle asked for and says how to
     proceed; a truncated or corrupt file is one sentence with its size."""
     if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+        from titan_eval.mapped_weights import map_safetensors
 
         try:
-            return load_file(str(path), device="cpu")
+            return map_safetensors(path)
         except Exception as err:
             raise _unreadable(path, "safetensors file", err) from err
     globals_list = list(safe_globals)
@@ -97,7 +99,7 @@ def read_file(path: Path, trust: bool = False, safe_globals: Iterable[Any] = ())
     try:
         with ctx, warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Detected pickle protocol", category=UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=not trust)
+            return torch.load(path, map_location="cpu", weights_only=not trust, mmap=zipfile.is_zipfile(path))
     except pickle.UnpicklingError as err:
         raise _refusal(path, err, globals_list) from err
     except Exception as err:
@@ -203,13 +205,19 @@ def compare_keys(expected: Mapping[str, Tensor], given: Mapping[str, Tensor]) ->
     return report
 
 
+def check_fits(model: nn.Module, state_dict: Mapping[str, Tensor], source: str = "checkpoint") -> None:
+    """`CheckpointError` with the readable report unless `state_dict` has exactly `model`'s keys and shapes (a
+    model on the meta device works: only shapes are read)."""
+    report = compare_keys(model.state_dict(), state_dict)
+    if not report.ok:
+        raise CheckpointError(f"{source} does not fit {type(model).__name__}: {report.summary()}")
+
+
 def load_strict(model: nn.Module, state_dict: Mapping[str, Tensor], source: str = "checkpoint") -> None:
     """Copy `state_dict` into `model` (dtype converted to each parameter's), requiring an exact key set and
     shapes; `CheckpointError` with the readable report otherwise."""
+    check_fits(model, state_dict, source)
     expected = model.state_dict()
-    report = compare_keys(expected, state_dict)
-    if not report.ok:
-        raise CheckpointError(f"{source} does not fit {type(model).__name__}: {report.summary()}")
     with torch.no_grad():
         for key, target in expected.items():
             target.copy_(state_dict[key].to(dtype=target.dtype))

@@ -12,7 +12,8 @@ from typing import Any, Mapping
 import torch
 
 from titan_eval.cards import ModelCard, load_card
-from titan_eval.checkpoints import load_strict, locate, read_file
+from titan_eval.checkpoints import check_fits, locate, read_file
+from titan_eval.mapped_weights import assign_weights, meta_leftovers
 from titan_eval.errors import CheckpointError, ModelError, TokenizerError, UsageError
 from titan_eval.models.base import LanguageModel
 from titan_eval.models.registry import get_architecture
@@ -84,7 +85,10 @@ def _construct(cls: type[LanguageModel], config: Mapping[str, Any], card: ModelC
                          f"({type(err).__name__}: {one_line(err)})") from err
 
 
-def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
+def _build(card: ModelCard, trust: bool, dtype: torch.dtype = torch.float32) -> tuple[LanguageModel, str | None]:
+    """The card's model on the CPU and its checkpoint's sha256 (None without one): a checkpoint's tensors go
+    straight into a model built on the meta device, each converted to `dtype` on its own (`mapped_weights`);
+    without a checkpoint, the seeded random init in float32."""
     cls = get_architecture(card.arch)
     if not card.checkpoint:
         if not card.config:
@@ -100,9 +104,24 @@ def _build(card: ModelCard, trust: bool) -> tuple[LanguageModel, str | None]:
         raw = {k: v for part in objects for k, v in part.items()}
     state_dict = cls.state_dict_from_checkpoint(raw)
     config = cls.config_for_checkpoint(config, state_dict)
-    model = _construct(cls, config, card)
-    load_strict(model, state_dict, source=str(card.checkpoint))
+    with torch.device("meta"):  # no throw-away random init: the checkpoint's tensors become the parameters
+        model = _construct(cls, config, card)
+    check_fits(model, state_dict, source=str(card.checkpoint))
+    assign_weights(model, state_dict, dtype)
+    _init_buffers(model, card)
     return model.eval(), files.sha256
+
+
+def _init_buffers(model: LanguageModel, card: ModelCard) -> None:
+    """Compute the buffers a checkpoint does not hold (non-persistent ones, e.g. RoPE frequencies) by each
+    module's `init_buffers()`; `ModelError` naming any tensor left without a value."""
+    for module in model.modules():
+        if any(b.is_meta for b in module.buffers(recurse=False)) and hasattr(module, "init_buffers"):
+            module.init_buffers()
+    left = meta_leftovers(model)
+    if left:
+        raise ModelError(f"{card.source}: {card.arch} has tensors neither the checkpoint nor the model computes: "
+                         f"{', '.join(left[:3])}{' …' if len(left) > 3 else ''}")
 
 
 def load(
@@ -122,7 +141,7 @@ def load(
     place = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if place.type == "cuda" and not torch.cuda.is_available():
         raise UsageError("--device cuda was asked for but CUDA is not available")
-    model, sha = _build(card, trust_checkpoint)
+    model, sha = _build(card, trust_checkpoint, DTYPES[dtype_name])
     tok = build_tokenizer(card.tokenizer)
     if tok.size > model.vocab_size:
         raise TokenizerError(

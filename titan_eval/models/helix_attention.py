@@ -54,7 +54,12 @@ class HelixAttention(nn.Module):
         self.out_proj = nn.Linear(inner, d_model, bias=False)
         self.q_norm = RMSNorm(d_head, QK_NORM_EPS) if qk_norm else None
         self.k_norm = RMSNorm(d_head, QK_NORM_EPS) if qk_norm else None
+        self.theta = theta
         self.register_buffer("inv_freq", rope_inv_freq(d_head, theta), persistent=False)
+
+    def init_buffers(self) -> None:
+        """Recompute the non-persistent RoPE frequencies [d_head/2] (a checkpoint does not hold them)."""
+        self.inv_freq = rope_inv_freq(self.d_head, self.theta)
 
     @property
     def capacity(self) -> int:
