@@ -44,7 +44,10 @@ class RequestLog:
     """Tokens scored: a loglikelihood request's continuation, a rolling request's whole text."""
     think: dict[tuple[str, Any], dict[str, Any]] = field(default_factory=dict)
     generated: dict[tuple[str, Any, int], dict[str, Any]] = field(default_factory=dict)
-    """A generate_until request's `{"n_tokens": generated tokens, "stop_reason": ...}`."""
+    """A generate_until request's `{"n_tokens": generated tokens, "stop_reason": ...}` (its first sample)."""
+    samples: dict[tuple[str, Any, int], dict[int, dict[str, Any]]] = field(default_factory=dict)
+    """With K samples per request (the task's `repeats`): sample index → that sample's generation record (and its
+    think record in think mode)."""
 
 
 def _as_bool(value: Any) -> bool:
@@ -87,6 +90,7 @@ class TitanEvalLM(TemplateLM):
         loaded: LoadedModel | None = None,
         think_options: Any = None,
         open_think_options: Any = None,
+        sampling: dict[str, Any] | None = None,
         progress: Callable[[int], None] | None = None,
         dist: Dist | None = None,
         **unknown: Any,
@@ -117,6 +121,7 @@ class TitanEvalLM(TemplateLM):
         self.deterministic = _as_bool(deterministic)
         self.counter = TokenCounter()
         self.progress = progress  # told about every batch of newly generated tokens
+        self.sampling = dict(sampling or {})  # generate_until in ll mode: temperature (> 0 samples), top_p, top_k
         self.log = RequestLog()
         self.sample_ids: dict[str, list[int]] = {}  # task → the doc ids of the current `samples=` call, sorted
         if mode == "think":
@@ -252,12 +257,17 @@ class TitanEvalLM(TemplateLM):
         generation runs after it: only that answer is returned to lm-eval."""
         results: list[str] = [""] * len(requests)
         groups: dict[str, list[int]] = {}
+        seen: dict[int, int] = {}
+        sample_index = []  # lm-eval repeats a request K times (the task's `repeats`): the k-th copy is sample k
         for i, inst in enumerate(requests):
             groups.setdefault(repr(sorted(inst.args[1].items())), []).append(i)
+            sample_index.append(seen.get(id(inst), 0))
+            seen[id(inst)] = sample_index[-1] + 1
         for members in groups.values():
             config = self._task_generation(dict(requests[members[0]].args[1]))
             chosen = [requests[i] for i in members]
-            texts = (self._think_generate if self.mode == "think" else self._generate)(chosen, config, members)
+            run = self._think_generate if self.mode == "think" else self._generate
+            texts = run(chosen, config, members, [sample_index[i] for i in members])
             for i, text in zip(members, texts):
                 results[i] = text
         return results
@@ -271,32 +281,50 @@ class TitanEvalLM(TemplateLM):
         max_gen_toks = int(kwargs.pop("max_gen_toks"))
         if max_gen_toks >= self.max_length:
             raise UsageError(f"max_gen_toks {max_gen_toks} must be below the model's max_length {self.max_length}")
+        temperature = float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0
+        top_p, top_k = 1.0, 0
+        if self.mode == "ll" and float(self.sampling.get("temperature") or 0.0) > 0:  # the run's sampling wins
+            temperature = float(self.sampling["temperature"])
+            top_p, top_k = float(self.sampling.get("top_p", 1.0)), int(self.sampling.get("top_k", 0))
         return GenerationConfig(
             max_new_tokens=max_gen_toks, stop_ids=(self.eot_token_id,), stop_strings=tuple(until),
-            temperature=float(kwargs.get("temperature", 0.0)) if kwargs.get("do_sample") else 0.0,
+            temperature=temperature, top_p=top_p, top_k=top_k,
             mask_vocab_from=self.loaded.card.generation.get("mask_vocab_from"))
 
-    def _generate(self, requests: list, config: GenerationConfig, positions: list[int]) -> list[str]:
-        """Plain generation; `positions[i]`: request i's place in lm-eval's list (its id when it has no doc_id)."""
+    def _generate(self, requests: list, config: GenerationConfig, positions: list[int],
+                  samples: list[int]) -> list[str]:
+        """Plain generation; `positions[i]`: request i's place in lm-eval's list (its id when it has no doc_id);
+        `samples[i]`: which of its document's K samples it is (seeded apart; sample 0 as a single request)."""
         prompts = [self.tok_encode(inst.args[0])[-(self.max_length - config.max_new_tokens):] for inst in requests]
-        seeds = [derived_seed(self.seed, getattr(inst, "task_name", None), self.doc_id(inst, i), "generate")
-                 for i, inst in zip(positions, requests)]
+        seeds = [derived_seed(self.seed, getattr(inst, "task_name", None), self.doc_id(inst, i), "generate",
+                              *([k] if k else [])) for i, inst, k in zip(positions, requests, samples)]
         gens = generate(self.model, self.tok, prompts, config, seeds, self.batch_size_value, self.reuse_prefix,
                         progress=self.progress, deterministic=self.deterministic)
-        for i, inst, g in zip(positions, requests, gens):
-            self.log.generated[(getattr(inst, "task_name", None), self.doc_id(inst, i),
-                                getattr(inst, "idx", 0))] = {"n_tokens": len(g.ids), "stop_reason": g.stop_reason}
+        for i, inst, k, g, seed in zip(positions, requests, samples, gens, seeds):
+            key = (getattr(inst, "task_name", None), self.doc_id(inst, i), getattr(inst, "idx", 0))
+            record = {"n_tokens": len(g.ids), "stop_reason": g.stop_reason}
+            self._log_sample(key, k, record, {"generation": g.text, **record, "seed": seed})
         return [g.text for g in gens]
 
-    def _think_generate(self, requests: list, config: GenerationConfig, positions: list[int]) -> list[str]:
-        """Think, then the task's generation (`think_generation`); the trace goes to the log, the answer back."""
+    def _log_sample(self, key: tuple[Any, Any, int], k: int, first: dict[str, Any], sample: dict[str, Any]) -> None:
+        if k == 0:
+            self.log.generated[key] = first
+        self.log.samples.setdefault(key, {})[k] = sample
+
+    def _think_generate(self, requests: list, config: GenerationConfig, positions: list[int],
+                        samples: list[int]) -> list[str]:
+        """Think, then the task's generation (`think_generation`); the trace goes to the log, the answer back.
+        Sample k > 0 of a document has its own seeded trace."""
         from titan_eval.think_generation import think_then_generate
 
         keys = [(getattr(inst, "task_name", None), self.doc_id(inst, i)) for i, inst in zip(positions, requests)]
-        answers, records = think_then_generate(self, [inst.args[0] for inst in requests], keys, config)
-        for inst, (task, doc_id), record in zip(requests, keys, records):
-            self.log.think[(task, doc_id)] = record["think"]
-            self.log.generated[(task, doc_id, getattr(inst, "idx", 0))] = record["answer"]
+        items = [(task, doc if k == 0 else f"{doc}#{k}") for (task, doc), k in zip(keys, samples)]
+        answers, records = think_then_generate(self, [inst.args[0] for inst in requests], items, config)
+        for inst, (task, doc_id), k, answer, record in zip(requests, keys, samples, answers, records):
+            if k == 0:
+                self.log.think[(task, doc_id)] = record["think"]
+            self._log_sample((task, doc_id, getattr(inst, "idx", 0)), k, record["answer"],
+                             {"generation": answer, **record["answer"], "think": record["think"]})
         return answers
 
     @property

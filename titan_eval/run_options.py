@@ -43,9 +43,10 @@ class RunOptions:
     gen_kwargs: str | None = None  # lm-eval's key=value list for generate_until tasks (tasks.generation_settings)
     system_instruction: str | None = None  # text before every lm-eval prompt, as lm-eval's --system_instruction
     apply_chat_template: bool = False  # lm-eval prompts rendered in the card's chat template (few-shot as turns)
+    pass_k: tuple[int, ...] | None = None  # generate tasks with --samples K: the pass@k reported (default 1 and K)
 
     OPTIONAL_IDENTITY = ("deterministic", "include_path", "num_fewshot", "fewshot_seed", "gen_kwargs",
-                         "system_instruction", "apply_chat_template")
+                         "system_instruction", "apply_chat_template", "pass_k")
     """Named in `identity` only when set, so runs stored before these options existed still resume."""
 
     @property
@@ -97,6 +98,9 @@ class RunOptions:
             raise UsageError(f"unknown mode(s) {', '.join(bad) or '(none)'}; use ll and/or cot")
         if self.limit is not None and self.limit < 1:
             raise UsageError("--limit must be at least 1")
+        k_samples = int(self.think.get("samples") or 1)
+        if self.pass_k is not None and (not self.pass_k or min(self.pass_k) < 1 or max(self.pass_k) > k_samples):
+            raise UsageError(f"--pass-k values must lie between 1 and --samples ({k_samples})")
         if self.apply_chat_template and "cot" in self.modes:
             raise UsageError("--apply-chat-template is for ll mode: --cot already puts every question in the card's "
                              "prompt template")

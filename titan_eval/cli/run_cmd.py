@@ -59,7 +59,9 @@ def run_command(
     top_k: Annotated[int, typer.Option(help="Keep the k best tokens (0 = all).", rich_help_panel=THINK)] = 0,
     repetition_penalty: Annotated[float, typer.Option(help="Sign-aware; 1.0 = off.", rich_help_panel=THINK)] = 1.0,
     penalty_window: Annotated[int, typer.Option(help="Tokens the penalty looks back.", rich_help_panel=THINK)] = 20,
-    samples: Annotated[int, typer.Option(help="K traces per doc (temperature > 0).", rich_help_panel=THINK)] = 1,
+    samples: Annotated[int, typer.Option(help="K traces or answers per doc (T > 0).", rich_help_panel=THINK)] = 1,
+    pass_k: Annotated[Optional[str], typer.Option(help="With --samples K: pass@k for k=1,4,…",
+                                                  rich_help_panel=THINK)] = None,
     num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question (default: the task's).",
                                                        rich_help_panel=LM_EVAL)] = None,
     fewshot_seed: Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
@@ -106,7 +108,7 @@ def run_command(
                          resume=resume is not None, allow_invalid=allow_invalid, deterministic=deterministic,
                          include_path=include_path, num_fewshot=num_fewshot, fewshot_seed=fewshot_seed,
                          gen_kwargs=gen_kwargs, system_instruction=system_instruction,
-                         apply_chat_template=apply_chat_template,
+                         apply_chat_template=apply_chat_template, pass_k=_ints(pass_k, "--pass-k"),
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
                                 "penalty_window": penalty_window, "preamble": preamble, "samples": samples,
@@ -176,6 +178,16 @@ def _evaluate(dist: Dist, options: RunOptions, card: ModelCard, checkpoint: Opti
         typer.echo(markdown_summary(record))
     where = f" (gathered from {dist.world_size} ranks)" if dist.active else ""
     console.print(f"run stored in {run_dir}{where}", highlight=False)
+
+
+def _ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
+    """"1,4,8" → (1, 4, 8); `UsageError` naming `option` for anything else."""
+    if text is None:
+        return None
+    try:
+        return tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise UsageError(f"{option} takes whole numbers separated by commas, not {text!r}") from None
 
 
 def resolve_template(template: str) -> str:

@@ -14,9 +14,9 @@ from titan_eval.tasks.doc_metrics import doc_values, raw_values
 from titan_eval.tasks.line_fields import first_line_fields, request_args
 
 
-def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any
-                          ) -> list[dict[str, Any]]:
-    """One line per document, in doc_id order."""
+def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any,
+                          pass_ks: tuple[int, ...] = (1,)) -> list[dict[str, Any]]:
+    """One line per document, in doc_id order (with K samples per document, `sampled`: see `sampled_line`)."""
     by_doc: dict[Any, list[dict[str, Any]]] = {}
     for s in samples:
         by_doc.setdefault(s["doc_id"], []).append(s)
@@ -36,5 +36,21 @@ def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mo
         think = log.think.get((task.config.task, doc_id))
         if think is not None:  # cot: the trace before `generation` (which alone reached the filters)
             line["think"] = think
+        if len(generations) > 1:  # --samples K: every sample scored, and the document's avg@K / maj@K / pass@k
+            line["sampled"] = sampled_line(task, first["doc"], generations,
+                                           log.samples.get((task.config.task, doc_id, 0), {}), pass_ks)
+            line.update(line["sampled"]["values"])
         lines.append(line)
     return lines
+
+
+def sampled_line(task: Any, doc: dict[str, Any], generations: list[str], logged: dict[int, dict[str, Any]],
+                 pass_ks: tuple[int, ...]) -> dict[str, Any]:
+    """`{"k": K, "samples": [per sample: generation, n_tokens, stop_reason, seed, (think), filtered, metrics],
+    "values": {label: the document's avg@K / maj@K / pass@k}}` (`sampled_metrics`)."""
+    from titan_eval.tasks.sampled_metrics import summarise
+
+    records, values = summarise(task, doc, generations, pass_ks)
+    samples = [{**logged.get(k, {"generation": text}), **record} for k, (text, record) in
+               enumerate(zip(generations, records))]
+    return {"k": len(generations), "samples": samples, "values": values}

@@ -77,14 +77,21 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
 
     progress = as_progress(progress)
     built = tasks if tasks is not None else load_lm_eval_tasks(list(names), options.data_dir)
-    check_cot(built, names, options.modes, int((options.think or {}).get("samples") or 1))
+    check_cot(built, names, options.modes)
     task_dict = {n: index_doc_iterator(built[n]) for n in names}
     cache_template_compilation()  # both: per-chunk costs of lm-eval's evaluate (tasks.chunk_costs)
     think = _think_options(loaded, options) if mode == "cot" else None
     open_think = _think_options(loaded, options, open_questions=True) if mode == "cot" else None
+    knobs = options.think or {}
     lm = TitanEvalLM(loaded=loaded, batch_size=options.batch_size, mode="think" if mode == "cot" else "ll",
                      reuse_prefix=options.reuse_prefix, seed=options.seed, progress=progress.tokens,
-                     think_options=think, open_think_options=open_think, deterministic=options.deterministic)
+                     think_options=think, open_think_options=open_think, deterministic=options.deterministic,
+                     sampling={k: knobs[k] for k in ("temperature", "top_p", "top_k") if knobs.get(k) is not None})
+    k_samples = int(knobs.get("samples") or 1)
+    pass_ks = tuple(getattr(options, "pass_k", None) or sorted({1, k_samples}))
+    for name in names:  # K samples per document of a generate task: lm-eval's own `repeats`
+        if built[name].OUTPUT_TYPE == "generate_until" and k_samples > 1:
+            built[name].set_config(key="repeats", value=k_samples)
     outputs = []
     tokens = 0
     with routing_recorder(loaded) as recorder:
@@ -108,7 +115,7 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
                 if i < len(mine):
                     try:
                         with replayed_draws(task, mine[i], states):
-                            lines = _evaluate_chunk(lm, task, name, key, mode, mine[i], options)
+                            lines = _evaluate_chunk(lm, task, name, key, mode, mine[i], options, pass_ks)
                     except Exception as err:  # reported to every rank by `exchange`
                         error = err
                 parts = exchange(dist, (lines, lm.counter.tokens), error)
@@ -130,7 +137,7 @@ def run_lm_eval_tasks(loaded: LoadedModel, options: Any, mode: str, names: Seque
 
 
 def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: list[Any],
-                    options: Any = None) -> list[dict[str, Any]]:
+                    options: Any = None, pass_ks: tuple[int, ...] = (1,)) -> list[dict[str, Any]]:
     """One lm-eval `evaluate` call over `chunk` (doc ids) → its sample lines. The run's `system_instruction` goes
     before every prompt and `apply_chat_template` renders each prompt in the card's chat template with the few-shot
     examples as turns, as lm-eval's `--system_instruction` / `--apply_chat_template` (whose CLI turns on
@@ -146,12 +153,12 @@ def _evaluate_chunk(lm: Any, task: Any, name: str, key: str, mode: str, chunk: l
                        apply_chat_template=chat, fewshot_as_multiturn=chat, verbosity="ERROR")
     except (KeyError, ValueError, TypeError) as err:
         raise DataError(f"lm-eval could not evaluate {name}: {type(err).__name__}: {err}") from err
-    return sample_lines(task, out["samples"][name], key, mode, lm.log)
+    return sample_lines(task, out["samples"][name], key, mode, lm.log, pass_ks)
 
 
-def check_cot(tasks: Mapping[str, Any], names: Sequence[str], modes: Sequence[str], samples: int = 1) -> None:
+def check_cot(tasks: Mapping[str, Any], names: Sequence[str], modes: Sequence[str]) -> None:
     """`UsageError` before anything runs when a cot mode is asked of a task whose output type it cannot serve
-    (`NO_COT_TYPES`), or K traces (`--samples`) of a generate_until task (one answer per document)."""
+    (`NO_COT_TYPES`)."""
     if "cot" not in modes:
         return
     for name in names:
@@ -159,9 +166,7 @@ def check_cot(tasks: Mapping[str, Any], names: Sequence[str], modes: Sequence[st
         if why is not None:
             raise UsageError(f"{name} is a {tasks[name].OUTPUT_TYPE} task and --cot / --mode cot cannot run it "
                              f"({why}): run it in ll mode")
-        if samples > 1 and tasks[name].OUTPUT_TYPE == "generate_until":
-            raise UsageError(f"{name} is a generate_until task: --samples {samples} is for multiple choice "
-                             f"(one think trace and answer per document here)")
+
 
 
 def doc_costs(task: Any, doc_ids: Sequence[Any], tok: Any) -> list[int]:
@@ -203,6 +208,12 @@ def _task_output(task: Any, name: str, key: str, mode: str, lines: list[dict[str
                             "invalid_docs": [ln["doc_id"] for ln in lines if ln.get("invalid")]}
     per_doc = {m: [ln[m] for ln in valid] for m in METRICS if all(m in ln for ln in valid)} if multiple_choice \
         else per_doc_values(task, valid)
+    if valid and all("sampled" in ln for ln in valid):  # --samples K on a generate task: avg@K, maj@K, pass@k
+        from titan_eval.tasks.sampled_metrics import aggregate as aggregate_sampled
+
+        sampled_results, sampled_per_doc = aggregate_sampled(valid)
+        metrics.update(sampled_results)
+        per_doc.update(sampled_per_doc)
     if think is not None:
         meta["think"] = think.to_dict()
         traces = [t for ln in lines for t in ln["think"].get("samples", [ln["think"]])]

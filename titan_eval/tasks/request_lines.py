@@ -8,9 +8,15 @@ from __future__ import annotations
 from typing import Any, Callable
 
 
-def sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any) -> list[dict[str, Any]]:
+def sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any,
+                 pass_ks: tuple[int, ...] = (1,)) -> list[dict[str, Any]]:
     """One line per document of `samples` (lm-eval's records for one chunk; a generate task has one record per
-    document and filter), in doc_id order, built by the task's output type."""
+    document and filter), in doc_id order, built by the task's output type (`pass_ks`: the pass@k a generate task
+    with K samples per document reports)."""
+    if task.OUTPUT_TYPE == "generate_until":
+        from titan_eval.tasks.generate_samples import generate_sample_lines
+
+        return generate_sample_lines(task, samples, key, mode, log, pass_ks)
     return _builder(task.OUTPUT_TYPE)(task, samples, key, mode, log)
 
 
