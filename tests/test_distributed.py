@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import torch.multiprocessing as mp
 
+from run_helpers import assert_same_tree
+
 from titan_eval.distributed import partition, shard
 
 
@@ -59,18 +61,7 @@ def _lines(run_dir: Path) -> list[dict[str, Any]]:
 
 def _same(a: Any, b: Any, where: str = "") -> None:
     """Equal, except that floats may differ by 1e-5 (batches differ between ranks, so the last bits can)."""
-    if isinstance(a, float) and isinstance(b, float):
-        assert b == pytest.approx(a, abs=1e-5), where
-    elif isinstance(a, dict) and isinstance(b, dict):
-        assert set(a) == set(b), where
-        for k in a:
-            _same(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _same(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where
+    assert_same_tree(a, b, where)
 
 
 @pytest.mark.slow

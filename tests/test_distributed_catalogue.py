@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from catalogue_mirror import build_mirror, build_mmlu_mirror
+from run_helpers import assert_same_tree
 
 pytestmark = pytest.mark.slow
 
@@ -44,18 +45,7 @@ def _lines(run_dir: Path) -> list[dict[str, Any]]:
 
 def _close(a: Any, b: Any, where: str = "") -> None:
     """Equal, floats within 1e-5 relative (ranks batch differently, so the last bits can differ)."""
-    if isinstance(a, float) and isinstance(b, float):
-        assert b == pytest.approx(a, rel=1e-5, abs=1e-6), where
-    elif isinstance(a, dict) and isinstance(b, dict):
-        assert set(a) == set(b), where
-        for k in a:
-            _close(a[k], b[k], f"{where}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), where
-        for i, (x, y) in enumerate(zip(a, b)):
-            _close(x, y, f"{where}[{i}]")
-    else:
-        assert a == b, where
+    assert_same_tree(a, b, where, rel=1e-5, abs_=1e-6)
 
 
 @pytest.mark.parametrize(("tasks", "mode"), [(("lambada_openai", "wikitext", "gsm8k", "mmlu_pair"), "ll"),
