@@ -79,3 +79,30 @@ def test_recurrent_decoding_equals_recompute_for_hybrids(card: str) -> None:
     for a, b in zip(fast, slow):
         assert a.ids == b.ids
         assert max(abs(x - y) for x, y in zip(a.token_logprobs, b.token_logprobs)) < 1e-4
+
+
+@pytest.mark.parametrize("card", ["mamba-tiny", "titan-tiny", "helix-tiny", "h64lm-tiny"])
+def test_k_samples_share_one_prefill_and_equal_independent_requests(card: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """K copies of a prompt in one batch are prefilled once (state copied to the K rows); their sampled tokens equal
+    those of K independent one-prompt requests with the same seeds."""
+    from titan_eval.engine import generation
+
+    model = titan_eval.load_model(card)
+    tok = ByteTokenizer()
+    prompts = [tuple(tok.encode("The river bends"))] * 4 + [tuple(tok.encode("A stone"))] * 4
+    seeds = list(range(100, 108))
+    config = GenerationConfig(max_new_tokens=12, temperature=0.9, top_k=40)
+    prefilled: list[int] = []
+    pad = generation.pad_right
+
+    def counting(rows, device):  # the prompts each prefill pads into one batch
+        prefilled.append(len(rows))
+        return pad(rows, device)
+
+    monkeypatch.setattr(generation, "pad_right", counting)
+    shared = generate(model, tok, prompts, config, seeds, batch_size=8)
+    assert prefilled == [2]  # two distinct prompts, not eight rows
+    alone = [generate(model, tok, [p], config, [s], batch_size=1)[0] for p, s in zip(prompts, seeds)]
+    assert [g.ids for g in shared] == [g.ids for g in alone]
+    assert len({g.ids for g in shared[:4]}) > 1  # the samples differ from each other

@@ -8,13 +8,14 @@ device→host copy (chosen ids and their log-probs for the whole batch), and sto
 decoded tail window, the full text being decoded only on a hint and when a row finishes. Finished rows leave the batch. Sampling uses one `torch.Generator` per prompt,
 seeded by the caller (e.g. from run seed and doc id), so a sampled trace never depends on batch composition or
 order. With `deterministic=True` prompts are decoded one at a time (`invariance`), so no float in a trace, greedy
-near-ties included, depends on the batch either.
+near-ties included, depends on the batch either. Rows of one batch with the same prompt (K samples of a document)
+share its prefill: it runs once and its state or cache is copied to the K rows (`State.select`).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import math
 
@@ -90,10 +91,12 @@ def generate(
     use_state: bool = True,
     progress: Callable[[int], None] | None = None,
     deterministic: bool = False,
+    share_prompts: bool = True,
 ) -> list[Generation]:
     """Generate for every prompt (token ids, non-empty); results in input order. `seeds[i]` seeds prompt i's
     sampler (required when temperature > 0). `progress(n)` is told about n newly generated tokens. With
-    `deterministic`, one prompt per model call (`batch_size` ignored)."""
+    `deterministic`, one prompt per model call (`batch_size` ignored). `share_prompts=False` prefills repeated
+    prompts once per row (the peer the K-sample benchmark measures against)."""
     batch_size = rows_per_call(batch_size, deterministic)
     if any(len(p) == 0 for p in prompts):
         raise UsageError("cannot generate from an empty prompt")
@@ -105,8 +108,9 @@ def generate(
         for batch in chunks(order, batch_size):
             gens = None if seeds is None else [torch.Generator().manual_seed(int(seeds[r.index])) for r in batch]
             if use_state and model.capabilities.recurrent_state:
-                _decode_recurrent(model, tokenizer, list(batch), config, gens, progress)
-            elif not (use_state and _decode_cached(model, tokenizer, list(batch), config, gens, progress)):
+                _decode_recurrent(model, tokenizer, list(batch), config, gens, progress, share_prompts)
+            elif not (use_state and _decode_cached(model, tokenizer, list(batch), config, gens, progress,
+                                                   share_prompts)):
                 _decode_recompute(model, tokenizer, list(batch), config, gens, progress)
     return [r.result for r in rows if r.result is not None]
 
@@ -223,25 +227,49 @@ def _decode_stepwise(model, tokenizer, batch: list[_Row], config, gens, progress
         logits, state = advance(tokens, state)
 
 
-def _decode_recurrent(model, tokenizer, batch: list[_Row], config, gens, progress) -> None:
+def _shared_prompts(batch: list[_Row], device: torch.device, share: bool = True
+                    ) -> tuple[list[tuple[int, ...]], Tensor | None]:
+    """The distinct prompts of `batch` (first-seen order) and, when some repeat (K samples of one prompt), each
+    row's index into them [B] (None when all differ, or without `share`): a repeated prompt is prefilled once and
+    its state copied."""
+    if not share:
+        return [r.prompt for r in batch], None
+    first: dict[tuple[int, ...], int] = {}
+    index = [first.setdefault(r.prompt, len(first)) for r in batch]
+    unique = list(first)
+    return unique, (torch.tensor(index, device=device) if len(unique) < len(batch) else None)
+
+
+def _fan_out(begun: tuple[Tensor, Any], index: Tensor | None) -> tuple[Tensor, Any]:
+    """(logits [U, V], state of U rows) → every row's copy ([B, V], B rows) along `index`."""
+    if index is None:
+        return begun
+    logits, state = begun
+    return logits.index_select(0, index), state.select(index)
+
+
+def _decode_recurrent(model, tokenizer, batch: list[_Row], config, gens, progress, share: bool = True) -> None:
     device = next(model.parameters()).device
 
     def start():
-        ids, lengths = pad_right([r.prompt for r in batch], device)
-        return _last_position_logits(model, ids, lengths, want_state=True)
+        unique, index = _shared_prompts(batch, device, share)
+        ids, lengths = pad_right(unique, device)
+        return _fan_out(_last_position_logits(model, ids, lengths, want_state=True), index)
 
     _decode_stepwise(model, tokenizer, batch, config, gens, progress, start, model.step)
 
 
-def _decode_cached(model, tokenizer, batch: list[_Row], config, gens, progress) -> bool:
+def _decode_cached(model, tokenizer, batch: list[_Row], config, gens, progress, share: bool = True) -> bool:
     """Exact incremental decoding through `begin_decode` / `continue_decode`; False when the model declines."""
     if _finish_empty(batch, config):
         return True
     device = next(model.parameters()).device
-    ids, lengths = pad_right([r.prompt for r in batch], device)
+    unique, index = _shared_prompts(batch, device, share)
+    ids, lengths = pad_right(unique, device)
     begun = model.begin_decode(ids, lengths)
     if begun is None:
         return False
+    begun = _fan_out(begun, index)
     _decode_stepwise(model, tokenizer, batch, config, gens, progress, lambda: begun, model.continue_decode)
     return True
 
