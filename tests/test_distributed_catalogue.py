@@ -33,10 +33,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _args(mirror: Path, include: Path, out: Path, *tasks: str, mode: str = "ll") -> list[str]:
-    return ["-m", "titan_eval", "run", *tasks, "--model", "mamba-tiny", "--data-dir", str(mirror),
+def _args(mirror: Path, include: Path, out: Path, *tasks: str, mode: str = "ll", extra: tuple[str, ...] = ()
+          ) -> list[str]:
+    return ["-m", "titan_eval", "run", *tasks, "--data-dir", str(mirror),
             "--include-path", str(include), "--limit", "5", "--mode", mode, "--gen-kwargs", "max_gen_toks=6",
-            "--think-budget", "4", "--output", str(out)]
+            "--think-budget", "4", "--output", str(out), *(extra or ("--model", "mamba-tiny"))]
 
 
 def _lines(run_dir: Path) -> list[dict[str, Any]]:
@@ -48,9 +49,13 @@ def _close(a: Any, b: Any, where: str = "") -> None:
     assert_same_tree(a, b, where, rel=1e-5, abs_=1e-6)
 
 
-@pytest.mark.parametrize(("tasks", "mode"), [(("lambada_openai", "wikitext", "gsm8k", "mmlu_pair"), "ll"),
-                                             (("gsm8k",), "cot")])
-def test_two_ranks_equal_one_process(tmp_path: Path, tasks: tuple[str, ...], mode: str) -> None:
+SAMPLED = ("--model", "titan-tiny", "--samples", "4", "--temperature", "0.8")
+
+
+@pytest.mark.parametrize(("tasks", "mode", "extra"), [(("lambada_openai", "wikitext", "gsm8k", "mmlu_pair"), "ll", ()),
+                                                      (("gsm8k",), "cot", ()), (("gsm8k",), "cot", SAMPLED)])
+def test_two_ranks_equal_one_process(tmp_path: Path, tasks: tuple[str, ...], mode: str,
+                                     extra: tuple[str, ...]) -> None:
     mirror = build_mmlu_mirror(build_mirror(tmp_path / "mirror", long_page_words=200))
     include = tmp_path / "include"
     include.mkdir()
@@ -60,8 +65,8 @@ def test_two_ranks_equal_one_process(tmp_path: Path, tasks: tuple[str, ...], mod
     launch = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
               str(_free_port())]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for cmd in ([sys.executable, *_args(mirror, include, one, *tasks, mode=mode)],
-                         [*launch, *_args(mirror, include, two, *tasks, mode=mode)])]
+             for cmd in ([sys.executable, *_args(mirror, include, one, *tasks, mode=mode, extra=extra)],
+                         [*launch, *_args(mirror, include, two, *tasks, mode=mode, extra=extra)])]
     (out1, err1), (out2, err2) = (p.communicate(timeout=900) for p in procs)
     assert procs[0].returncode == 0, err1
     assert procs[1].returncode == 0, err2
@@ -77,5 +82,8 @@ def test_two_ranks_equal_one_process(tmp_path: Path, tasks: tuple[str, ...], mod
         assert {"lambada_openai", "wikitext", "gsm8k", "mmlu_abstract_algebra", "mmlu_anatomy"} <= {x["task"] for x in a}
         assert rb["results"]["mmlu_pair"]["acc,none"] == ra["results"]["mmlu_pair"]["acc,none"]
     else:
-        assert all(x["think"]["length"] >= 1 for x in b)
         assert [x["think"] for x in a] == [x["think"] for x in b]  # traces exactly
+        if extra:  # K = 4 sampled traces and answers per document
+            assert all(len(x["sampled"]["samples"]) == 4 for x in b)
+            assert [[s["think"]["ids"] for s in x["sampled"]["samples"]] for x in a] == \
+                [[s["think"]["ids"] for s in x["sampled"]["samples"]] for x in b]
