@@ -83,6 +83,9 @@ def test_json_table_matches_scipy_statsmodels(three_runs: dict[str, Path]) -> No
             assert (rec["delta_ci_low"], rec["delta_ci_high"]) == pytest.approx((low, high), abs=1e-12)
             deltas.append(mcnemar([[0, b], [c, 0]], exact=True).pvalue)
         assert rec["delta"] == pytest.approx(d.mean())
+        if base.mean() != 0:  # relative change: the ratio of the two means, its interval around it
+            assert rec["relative"] == pytest.approx(values.mean() / base.mean() - 1, abs=1e-12)
+            assert rec["relative_ci_low"] <= rec["relative"] <= rec["relative_ci_high"]
     holm = multipletests(deltas, method="holm")[1]
     got = [r["p_holm"] for r in recs if r["p"] is not None]
     assert len(got) == 5 and got == pytest.approx(list(holm), abs=1e-12)

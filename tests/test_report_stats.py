@@ -114,3 +114,19 @@ def test_tiny_and_invalid_inputs() -> None:
         stats.estimate(np.ones(5) * 0.3, alpha=1.5)
     with pytest.raises(UsageError):
         stats.estimate(np.array([]))
+
+
+def test_relative_change_is_the_ratio_of_means_with_a_seeded_paired_interval() -> None:
+    from titan_eval.report.relative import relative_change
+
+    rng = np.random.default_rng(3)
+    base = (rng.random(400) < 0.05).astype(float)
+    cand = np.maximum(base, (rng.random(400) < 0.06).astype(float))  # roughly 5% -> 10%: about +100%
+    rel = relative_change(base, cand, n_resamples=2000, seed=1)
+    assert rel.value == pytest.approx(cand.mean() / base.mean() - 1)
+    assert rel.ci_low < rel.value < rel.ci_high
+    assert relative_change(base, cand, n_resamples=2000, seed=1) == rel  # seeded
+    same = relative_change(base, base, n_resamples=500, seed=0)
+    assert same.value == 0.0 and same.ci_low == same.ci_high == 0.0  # identical runs: every resample gives 0
+    zero = relative_change(np.zeros(10), np.ones(10))
+    assert np.isnan(zero.value)

@@ -32,6 +32,7 @@ from titan_eval.report.literature import UNSTATED, Literature
 from titan_eval.report.clustered import robust_estimate, robust_paired_test
 from titan_eval.report.run_clusters import field_clusters, labels_for, shared_clusters
 from titan_eval.report.runs import DocId, StoredRun, incomparable_reasons
+from titan_eval.report.relative import RelativeChange, relative_change
 from titan_eval.report.stats import (DEFAULT_POWER, DEFAULT_RESAMPLES, DEFAULT_SEED, Estimate, PairedTest, holm,
                                      minimum_detectable_effect)
 
@@ -64,6 +65,7 @@ class Cell:
     p_holm: float | None = None
     not_compared: str | None = None
     mde: float | None = None
+    relative: RelativeChange | None = None  # run mean / baseline mean − 1 with its paired-bootstrap interval
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,9 @@ def _cell_fields(cell: Cell) -> dict[str, Any]:
         "delta_se": _nan_none(t.se) if t else None, "delta_clusters": t.clusters if t else None,
         "mde": _nan_none(cell.mde) if t else None,
         "losses": t.losses if t else None, "gains": t.gains if t else None,
+        "relative": _nan_none(cell.relative.value) if cell.relative else None,
+        "relative_ci_low": _nan_none(cell.relative.ci_low) if cell.relative else None,
+        "relative_ci_high": _nan_none(cell.relative.ci_high) if cell.relative else None,
         "note": cell.note or cell.not_compared,
     }
 
@@ -184,8 +189,15 @@ def _delta_text(cell: Cell) -> str:
     t = cell.paired
     clusters = "" if t.clusters is None else f" G={t.clusters}"
     mde = "n/a" if cell.mde is None or math.isnan(cell.mde) else f"{cell.mde:.4f}"
-    return (f"{t.delta:+.4f} {_interval(t.ci_low, t.ci_high)} p={t.p_value:.3g} p_holm={cell.p_holm:.3g} "
-            f"n={t.n}{clusters} mde={mde}")
+    return (f"{t.delta:+.4f} {_interval(t.ci_low, t.ci_high)} {_relative_text(cell.relative)} p={t.p_value:.3g} "
+            f"p_holm={cell.p_holm:.3g} n={t.n}{clusters} mde={mde}")
+
+
+def _relative_text(rel: RelativeChange | None) -> str:
+    if rel is None or math.isnan(rel.value):
+        return "rel n/a"
+    interval = "[n/a]" if math.isnan(rel.ci_low) else f"[{rel.ci_low:+.1%}, {rel.ci_high:+.1%}]"
+    return f"rel {rel.value:+.1%} {interval}"
 
 
 def _legend(table: Comparison) -> list[str]:
@@ -198,6 +210,8 @@ def _legend(table: Comparison) -> list[str]:
         f"0/1 metrics, bootstrap percentile otherwise; p: exact McNemar for 0/1 metrics, paired bootstrap otherwise "
         f"({c.n_resamples} resamples, seed {c.seed}); p_holm: Holm across the {table.family_size()} deltas of this "
         f"table.",
+        f"rel: relative change run / {table.baseline} − 1 on the same documents, [{level}% CI] paired bootstrap "
+        f"(documents resampled together, {c.n_resamples} resamples, seed {c.seed}); n/a when the baseline is 0.",
         f"mde: minimum detectable effect at this n, (z_(1−α/2) + z_power)·s_d/√n with α = {c.alpha:g} two-sided and "
         f"power {power}% (s_d: SD of the per-document differences, ddof 1; cluster-robust SE·√n on clustered "
         f"rows; n/a when the differences never vary): a true |Δ| this large is found {power}% of the time, a smaller one "
@@ -247,7 +261,9 @@ def _against_baseline(
     labels = None if clusters is None else labels_for(shared, clusters)
     test = robust_paired_test(base_x, cand_x, labels, alpha=config.alpha, n_resamples=config.n_resamples,
                               seed=config.seed)
-    return dataclasses.replace(cell, paired=test, mde=minimum_detectable_effect(test.se, config.alpha, config.power))
+    relative = relative_change(base_x, cand_x, n_resamples=config.n_resamples, seed=config.seed, alpha=config.alpha)
+    return dataclasses.replace(cell, paired=test, mde=minimum_detectable_effect(test.se, config.alpha, config.power),
+                               relative=relative)
 
 
 def row_clusters(runs: Sequence[StoredRun], key: str, config: CompareConfig) -> tuple[str, dict[DocId, str]] | None:
