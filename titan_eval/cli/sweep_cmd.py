@@ -48,6 +48,8 @@ def sweep_command(
     num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question.",
                                                        rich_help_panel=SELECT)] = None,
     text: Annotated[Optional[str], typer.Option(help="bpb: the text file to score.", rich_help_panel=SELECT)] = None,
+    window: Annotated[Optional[int], typer.Option(help="bpb: tokens per window (1024).",
+                                                  rich_help_panel=SELECT)] = None,
     probes: Annotated[Optional[str], typer.Option(help="fact_margins: probes JSONL or YAML.",
                                                   rich_help_panel=SELECT)] = None,
     reference: Annotated[Optional[int], typer.Option(help="Step the changes are also taken against (first).",
@@ -75,11 +77,14 @@ def sweep_command(
         raise UsageError("--json and --csv: choose one")
     if not 0.0 < alpha < 1.0:
         raise UsageError(f"--alpha must lie in (0, 1), got {alpha}")
+    if window is not None and window < 1:
+        raise UsageError("--window must be at least 1 token")
     if settle < 0:
         raise UsageError("--settle must be at least 0")
     options = RunOptions(tasks=tuple(tasks), data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
                          batch_size=batch_size, num_fewshot=num_fewshot,
-                         native={k: v for k, v in {"text": text, "probes": probes}.items() if v is not None})
+                         native={k: v for k, v in {"text": text, "probes": probes, "window": window}.items()
+                                 if v is not None})
     options.validate()
     card = load_card(model)
     from titan_eval.output_dir import prepare_output_dir, sanitise_name
@@ -98,7 +103,7 @@ def sweep_command(
     with run_progress(console, quiet=quiet) as progress:
         outcome = run_sweep(config, progress, notice)
     console.print(f"sweep {folder}: {len(outcome.evaluated)} step(s) evaluated now, {outcome.builds} model "
-                  f"build(s), {len(outcome.record.complete())} complete", highlight=False)
+                  f"build(s), {len(outcome.record.complete())} complete", highlight=False, soft_wrap=True)
     _report(folder, outcome, reference, metric, alpha, json_out, csv_out, gate_against, max_drop, gate_metric)
     if outcome.failed:
         step, message = next(iter(outcome.failed.items()))
@@ -115,14 +120,14 @@ def _report(folder: Path, outcome: object, reference: Optional[int], metric: Opt
     record = outcome.record  # type: ignore[attr-defined]
     steps = read_steps(folder, record.complete())
     if not steps:
-        console.print("no complete step yet: nothing to tabulate", highlight=False)
+        console.print("no complete step yet: nothing to tabulate", highlight=False, soft_wrap=True)
         return
     metrics = [m.strip() for m in metric.split(",") if m.strip()] if metric else None
     trend = build_trend(steps, reference, alpha, metrics)
     render = to_json if json_out else to_csv if csv_out else to_markdown
     typer.echo(render(trend), nl=False)
     plots = plot_trend(trend, folder / "plots")
-    console.print(f"{len(plots)} plot(s) in {folder / 'plots'}", highlight=False)
+    console.print(f"{len(plots)} plot(s) in {folder / 'plots'}", highlight=False, soft_wrap=True)
     if gate_against is not None:
         from titan_eval.sweep.gate_newest import gate_newest
 

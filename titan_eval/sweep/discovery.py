@@ -116,7 +116,7 @@ def read_checkpoint(path: Path, trust: bool, safe_globals: Iterable[Any]) -> Any
 
 def discover(specs: Sequence[str], step_regex: str | None = None, settle_s: float = 1.0, trust: bool = False,
              safe_globals: Iterable[Any] = (), known: dict[str, tuple[int, int]] | None = None) -> Discovery:
-    """The sweep's checkpoints in step order (module docstring). `known` maps a resolved path to (size, step)
+    """The sweep's checkpoints in step order (module docstring). `known` maps a file name to (size, step)
     found by an earlier sweep: a file of the same size is not opened again. `UsageError` when two checkpoints
     have the same step or a step cannot be read at all."""
     regex = step_regex or DEFAULT_STEP_REGEX
@@ -135,7 +135,7 @@ def discover(specs: Sequence[str], step_regex: str | None = None, settle_s: floa
         if size != first[path]:
             skipped.append((path, f"still being written (size {first[path]} → {size} bytes)"))
             continue
-        cached = (known or {}).get(str(path))
+        cached = (known or {}).get(path.name)
         if cached is not None and cached[0] == size:
             out.append(Checkpoint(path, cached[1], "known", size))
             continue

@@ -2,8 +2,8 @@
 the newest step against the chosen earlier one.
 
 best: among the earlier steps, the one with the best value (in its better direction) of the first gated metric on
-the first gated key. The gated keys are those of the runs that carry a gated metric (bpb has no per-document
-values to gate and is left out)."""
+the first gated key. The gated keys are those of the newest run that carry a gated metric and per-document lines
+(bpb and fact_margins' per-category keys have none of their own and are left out)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def gate_newest(steps: Sequence[StepRun], against: str, metrics: Sequence[str], 
                 alpha: float = 0.05) -> GateVerdict:
     """The gate's verdict on the newest step (module docstring); `IncomparableRunsError` as `gate`'s."""
     newest = steps[-1]
-    keys = [k for k in newest.run.keys() if k != BPB and gated_metrics(newest.run, k, metrics)
+    keys = [k for k in newest.run.keys() if k != BPB and newest.run.samples.get(k) and gated_metrics(newest.run, k, metrics)
             and all(m in newest.run.metrics(k) for m in gated_metrics(newest.run, k, metrics))]
     if not keys:
         raise UsageError(f"--gate-metric {','.join(metrics)}: no task of the sweep has it")

@@ -94,14 +94,17 @@ def check_fingerprints(record: SweepRecord, step: int, found: dict[str, dict[str
 
 
 def _done(record: SweepRecord, ckpt: Checkpoint, folder: Path) -> bool:
+    """Whether `ckpt`'s step is already evaluated: its run folder holds a complete run. A checkpoint of the same
+    step with another size than the one evaluated is refused (`UsageError`); the same file moved elsewhere is the
+    same step (paths are recorded, not compared)."""
     entry = record.entry(ckpt.step)
-    status, path = _stored_status(folder / run_folder_name(ckpt.step))
-    if entry is not None and entry.checkpoint != str(ckpt.path):
+    status, _ = _stored_status(folder / run_folder_name(ckpt.step))
+    if entry is not None and entry.size is not None and entry.size != ckpt.size:
         from titan_eval.errors import UsageError
 
-        raise UsageError(f"step {ckpt.step}: {ckpt.path} now, {entry.checkpoint} when the sweep evaluated it; "
-                         "two checkpoints of one step cannot share a sweep")
-    return status == "complete" and path == str(ckpt.path) and (entry is None or entry.status == "complete")
+        raise UsageError(f"step {ckpt.step}: {ckpt.path} ({ckpt.size} bytes) is not the checkpoint the sweep "
+                         f"evaluated for it ({entry.checkpoint}, {entry.size} bytes); sweep it into another --output")
+    return status == "complete" and (entry is None or entry.status == "complete")
 
 
 def run_sweep(config: SweepConfig, progress: Any = None, notice: Notice = lambda _: None,
@@ -125,7 +128,7 @@ def run_sweep(config: SweepConfig, progress: Any = None, notice: Notice = lambda
         check_same_sweep(record, card_name, identity, folder)
         record.write(folder)
         arch = get_architecture(card.arch) if hasattr(card, "arch") else None
-        known = {e.checkpoint: (e.size, e.step) for e in record.steps if e.size is not None}
+        known = {Path(e.checkpoint).name: (e.size, e.step) for e in record.steps if e.size is not None}
         found = discover(config.specs, config.step_regex, config.settle_s, config.load.trust,
                          arch.safe_globals if arch is not None else (), known)
         slot = slot or ModelSlot(config.load)
