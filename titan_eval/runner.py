@@ -31,7 +31,8 @@ from titan_eval.tasks.catalog import NATIVE_TASKS, SHARDED_NATIVE_TASKS, quiet_l
 
 
 def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
-        dist: Dist = SINGLE, lock: RunLock | None = None) -> tuple[Path | None, RunRecord]:
+        dist: Dist = SINGLE, lock: RunLock | None = None,
+        suites: dict[Any, Any] | None = None) -> tuple[Path | None, RunRecord]:
     """Evaluate and store; returns (run folder, record). `progress` (a `progress.RunProgress`, or a callable told
     about generated tokens only) hears of every task's documents and of generated tokens.
 
@@ -45,7 +46,10 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     Distributed (`dist.active`): every rank evaluates its shard of the lm-eval documents and receives all lines;
     only rank 0 has a run folder and writes (other ranks return (None, record)); reasoning85 and fact_margins
     shard their items too, bpb runs on rank 0 only. A failure on any rank fails every rank (`RankFailure`) and
-    rank 0 marks the run `error`."""
+    rank 0 marks the run `error`.
+
+    `suites`: a dict the caller keeps across runs (`titan-eval sweep`): the lm-eval tasks built for the same task
+    names, data, few-shot and generation settings are taken from it instead of being built again."""
     quiet_libraries()  # before lm-eval / datasets / tqdm are imported
     options.validate()
     progress = as_progress(progress)
@@ -56,7 +60,7 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     writer = _writer(loaded, options, identity, dist, lock)
     try:
         writer.write_status("running")
-        outputs, timings = _run_tasks(loaded, options, writer, progress, dist)
+        outputs, timings = _run_tasks(loaded, options, writer, progress, dist, suites)
         timings["total_s"] = round(time.time() - started, 3)
         invalid = {r.key: list(r.meta.get("invalid_docs") or []) for o in outputs for r in o.results}
         invalid = {k: v for k, v in invalid.items() if v}
@@ -161,7 +165,7 @@ class NullWriter(RunWriter):
 
 
 def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, progress: RunProgress,
-               dist: Dist = SINGLE) -> tuple[list[TaskOutput], dict[str, float]]:
+               dist: Dist = SINGLE, suites: dict[Any, Any] | None = None) -> tuple[list[TaskOutput], dict[str, float]]:
     """Every task's output, lines appended as they finish; a resumed run reuses its completed lm-eval chunks and
     reruns native suites whole (sharded across ranks where `SHARDED_NATIVE_TASKS` says so, else on rank 0)."""
     from titan_eval.tasks.lm_eval_run import completed_chunks
@@ -173,8 +177,13 @@ def _run_tasks(loaded: LoadedModel, options: RunOptions, writer: RunWriter, prog
         from titan_eval.tasks.catalog import load_lm_eval_suite
         from titan_eval.tasks.fewshot import FewShot
 
-        suite = load_lm_eval_suite(lm_names, options.data_dir, include,
-                                   FewShot(options.num_fewshot, options.effective_fewshot_seed), options.gen_kwargs)
+        fewshot = FewShot(options.num_fewshot, options.effective_fewshot_seed)
+        built_for = (tuple(lm_names), options.data_dir, str(include), fewshot, options.gen_kwargs)
+        suite = (suites or {}).get(built_for)
+        if suite is None:
+            suite = load_lm_eval_suite(lm_names, options.data_dir, include, fewshot, options.gen_kwargs)
+            if suites is not None:
+                suites[built_for] = suite
     task_dict: dict[str, Any] = dict(suite.tasks) if suite is not None else {}
     lm_tasks = list(task_dict)  # tags and groups → their tasks
     selections = _group_selections(suite, options)
