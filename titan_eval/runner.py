@@ -105,11 +105,13 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
 
 
 def _code_session(options: RunOptions) -> Any:
-    """A fresh `code.session.CodeSession` for a run with code tasks (their sandbox and limits), else None."""
-    if not options.code_tasks():
-        return None
-    from titan_eval.code.session import configure
+    """A fresh `code.session.CodeSession` for a run with code tasks (their sandbox and limits), else None (and
+    no session left from an earlier run in this process)."""
+    from titan_eval.code.session import configure, reset
 
+    if not options.code_tasks():
+        reset()
+        return None
     return configure(options.code_settings())
 
 

@@ -148,3 +148,17 @@ def reset() -> None:
     """Forget the session (tests; a new run configures its own)."""
     global _SESSION
     _SESSION = None
+
+
+def code_outcomes(line: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """A generate line's `code` field: the result of each program its filters produced, run with its `target`
+    in this process's code session (`code.session`), one per sample; None for lines of tasks that run no code."""
+    run = current()
+    if run is None or not isinstance(line.get("target"), str):
+        return None
+    for value in (line.get("filtered") or {}).values():
+        programs = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        found = run.outcomes([p for p in programs if isinstance(p, str)], line["target"])
+        if found is not None:
+            return found
+    return None
