@@ -65,3 +65,32 @@ def test_unsafe_as_root_with_an_unreadable_interpreter_is_refused(tmp_path) -> N
 
     with pytest.raises(UsageError, match="--unsafe-code as root"):
         Executor("none", QUICK, interp=Interpreter(str(hidden / "python"), str(hidden)))
+
+
+@needs_bwrap
+def test_a_normal_user_gets_the_user_namespace_sandbox() -> None:
+    """Run by a non-root user (here: root's tests drop to uid 65534 with setpriv), bwrap makes a user namespace;
+    the same outcomes, the fork bomb stopped by RLIMIT_NPROC, the program uid 65534."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    system = "/usr/bin/python3"
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or not os.path.exists(system):
+        pytest.skip("needs root, setpriv and /usr/bin/python3 to run the executor as another user")
+    if not world_readable(str(root)):
+        pytest.skip(f"{root} is not readable by uid 65534")
+    script = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+              "from titan_eval.code.executor import Executor\nfrom titan_eval.code.limits import Limits\n"
+              "from titan_eval.code.sandbox import Interpreter\n"
+              "ex = Executor('bwrap', Limits(wall_s=3.0, cpu_s=6), interp=Interpreter(sys.argv[2], '/usr'))\n"
+              "assert not ex.as_root\n"
+              "progs = ['import os\\nassert os.getuid() == 65534', 'assert 0', "
+              "'import os\\nwhile True:\\n    os.fork()', 'x = bytearray(8 * 2**30)']\n"
+              "print(' '.join(r.outcome for r in ex.run_many(progs)))\n")
+    done = subprocess.run(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", system, "-c",
+                           script, str(root), os.path.realpath(system)], capture_output=True, text=True,
+                          timeout=120, env={"PATH": "/usr/bin:/bin", "HOME": "/tmp"}, cwd="/tmp")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["passed", "failed", "limit_exceeded", "limit_exceeded"], (done.stdout, sys.executable)
