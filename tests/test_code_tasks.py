@@ -49,9 +49,16 @@ def _mbpp(doc: dict[str, Any], wrong: bool) -> str:
 @pytest.mark.parametrize("task", ["humaneval", "humaneval_plus"])
 def test_humaneval_canonical_passes_and_wrong_fails(task: str, offline: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from titan_eval.code.executor import Executor
+
+    batches: list[int] = []
+    run_many = Executor.run_many
+    monkeypatch.setattr(Executor, "run_many", lambda self, progs: batches.append(len(progs)) or run_many(self, progs))
     for wrong, expected in ((False, 1.0), (True, 0.0)):
         script_model(monkeypatch, lambda doc: _humaneval(doc, wrong))
+        batches.clear()
         record = _run(offline, tmp_path / f"run-{wrong}", task)
+        assert batches == [len(HUMANEVAL)]  # every program at once (the filter), none again by the metric
         assert record["results"][task]["pass@1,create_test"] == expected
         code = record["titan_eval"]["code"]
         assert code["sandbox"] == "bubblewrap" and code["limits"]["wall_s"] == 10.0

@@ -32,8 +32,12 @@ class ProgramResult:
         return self.outcome == "passed"
 
     def to_dict(self) -> dict[str, Any]:
-        """The record as samples.jsonl stores it."""
+        """The whole record."""
         return asdict(self)
+
+    def to_line(self) -> dict[str, Any]:
+        """The record as samples.jsonl stores it: without `seconds`, so two runs' lines compare byte for byte."""
+        return {"outcome": self.outcome, "detail": self.detail, "returncode": self.returncode}
 
 
 def verdict_outcome(verdict: str) -> tuple[str, str]:

@@ -84,7 +84,7 @@ class CodeSession:
         keys = [program_key(p, test) for p in programs]
         if not keys or any(k not in self.results for k in keys):
             return None
-        return [self.results[k].to_dict() for k in keys]
+        return [self.results[k].to_line() for k in keys]
 
     def record(self) -> dict[str, Any]:
         """run.json's `titan_eval.code`: the sandbox, its version, the user programs run as, workers, limits."""
