@@ -123,13 +123,22 @@ def test_a_missing_bubblewrap_is_refused_in_one_line(offline: Path, tmp_path: Pa
 
 @pytest.mark.slow
 def test_unsafe_code_records_no_sandbox(offline: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import titan_eval.code.executor as executor
+    from titan_eval.code.sandbox import Interpreter, interpreter, world_readable
+
+    if os.geteuid() == 0 and not world_readable(interpreter().prefix):  # root runs programs as nobody
+        if not os.path.exists("/usr/bin/python3"):
+            pytest.skip("as root, --unsafe-code needs an interpreter nobody can read")
+        system = Interpreter(os.path.realpath("/usr/bin/python3"), "/usr")
+        monkeypatch.setattr(executor, "interpreter", lambda: system)
     script_model(monkeypatch, lambda doc: _humaneval(doc, False))
     result = invoke("run", "humaneval", "--model", "titan-tiny", "--data-dir", str(offline), "--output",
                     str(tmp_path / "r"), "--unsafe-code")
-    if result.returncode == 2 and "--unsafe-code as root" in result.stderr:
-        pytest.skip("root with an interpreter nobody can read: --unsafe-code is refused (tested in test_code_executor)")
     assert result.returncode == 0, (result.stdout, result.stderr, result.exception)
     record = json.loads((tmp_path / "r" / "run.json").read_text())
     assert record["titan_eval"]["code"]["sandbox"] == "none"
     assert record["titan_eval"]["options"]["unsafe_code"] is True
     assert record["results"]["humaneval"]["pass@1,create_test"] == 1.0
+    assert [ln["code"][0]["outcome"] for ln in lines(tmp_path / "r")] == ["passed"] * len(HUMANEVAL)
