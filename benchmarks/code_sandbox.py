@@ -6,8 +6,8 @@ the rlimit-only runner (`--unsafe-code`), in one run, same programs, same interp
 Programs: HumanEval's canonical solutions with their tests (the shared mirror's openai/openai_humaneval test split,
 as the humaneval task joins them), else a small synthetic program repeated. "latency" runs them one at a time
 (median seconds per program: start, run, verdict, kill of the process group); "throughput" runs them on --workers
-threads (default: the cores). As root the plain runner needs an interpreter nobody can read; when the running
-one is not, both sides use /usr/bin/python3 (printed).
+threads (default: the cores). Run as root, both sides run the programs as uid 65534, with an interpreter that
+user can reach (the running one, else /usr/bin/python3; printed).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _common import DATA, median, table  # noqa: E402
 
 from titan_eval.code.executor import Executor  # noqa: E402
-from titan_eval.code.sandbox import Interpreter, interpreter, world_readable  # noqa: E402
+from titan_eval.code.sandbox import Interpreter, program_interpreter  # noqa: E402
 
 
 def programs(count: int) -> tuple[list[str], str]:
@@ -43,11 +43,8 @@ def programs(count: int) -> tuple[list[str], str]:
 
 
 def chosen_interpreter() -> Interpreter:
-    """The running interpreter, or /usr/bin/python3 when root's plain runner could not use it."""
-    interp = interpreter()
-    if os.geteuid() == 0 and not world_readable(interp.prefix):
-        return Interpreter(os.path.realpath("/usr/bin/python3"), "/usr")
-    return interp
+    """The interpreter the executor picks (as root: one uid 65534 can reach), used by both sides."""
+    return program_interpreter(os.geteuid() == 0)
 
 
 def main() -> None:

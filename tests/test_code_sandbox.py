@@ -1,9 +1,14 @@
 """Attacks by model-written code, end to end through `titan-eval run humaneval` with a scripted model whose
 completions are the attacks: each effect must not happen outside the sandbox, and the run must finish with each
-sample marked (passed / failed / timeout / limit_exceeded)."""
+sample marked (passed / failed / timeout / limit_exceeded).
+
+The fork bomb has its own test, run only after the bounded proof that the process limit holds here (at most 20
+sleeping children, `test_code_executor.BOUNDED_FORKS`), with a watchdog that ends the test process if it ever
+hung; every program runs as uid 65534 when the tests run as root (`code.executor`)."""
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import shutil
@@ -15,6 +20,7 @@ import pytest
 
 from cli_helpers import invoke
 from code_helpers import HUMANEVAL, build_code_mirror, lines, script_model
+from test_code_executor import BOUNDED_FORKS
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("bwrap") is None,
@@ -38,7 +44,6 @@ def attacks(port: int, run_dir: Path, cwd: Path, home: Path) -> dict[str, tuple[
                   f"        written += 1\n    except OSError:\n        pass\nassert written == 0, written\n", "passed"),
         "environment": ("import os\nprint(os.environ.get('TITAN_PLANTED_SECRET'))\n"
                         "raise RuntimeError('env ' + repr(os.environ.get('TITAN_PLANTED_SECRET')))\n", "failed"),
-        "fork_bomb": ("import os\nwhile True:\n    os.fork()\n", "limit_exceeded"),
         "allocate_8gb": ("block = bytearray(8 * 2**30)\n", "limit_exceeded"),
         "endless_loop": (f"import os\nif os.fork() == 0:\n    os.execv('/bin/sleep', ['sleep', '{SLEEP_MARK}'])\n"
                          f"while True:\n    pass\n", "timeout"),
@@ -80,7 +85,7 @@ def test_attacks_do_not_escape_and_every_sample_is_marked(tmp_path: Path, monkey
     script_model(monkeypatch, lambda doc: completions[doc["task_id"]])
 
     result = invoke("run", "humaneval", "--model", "titan-tiny", "--data-dir", str(mirror), "--output",
-                    str(run_dir), "--code-timeout", "3")
+                    str(run_dir), "--code-timeout", "3", "--code-workers", "2")
     assert result.returncode == 0, (result.stdout, result.stderr, result.exception)
 
     got = {ln["doc_id"]: ln for ln in lines(run_dir)}
@@ -98,4 +103,34 @@ def test_attacks_do_not_escape_and_every_sample_is_marked(tmp_path: Path, monkey
     assert processes_with(SLEEP_MARK) == [], "the endless loop's child outlived its time-out"
     record = json.loads((run_dir / "run.json").read_text())
     assert record["titan_eval"]["code"]["limits"]["wall_s"] == 3.0
-    assert record["results"]["humaneval"]["pass@1,create_test"] == pytest.approx(2 / 8)
+    assert record["results"]["humaneval"]["pass@1,create_test"] == pytest.approx(2 / 7)
+
+
+def test_a_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from titan_eval.code.executor import Executor
+    from titan_eval.code.limits import Limits
+
+    proof = Executor("bwrap", Limits(wall_s=20.0, cpu_s=20, processes=8), workers=1)
+    forked = proof.run(BOUNDED_FORKS).detail
+    if forked != "RuntimeError: forked 6":
+        pytest.skip(f"the process limit is not shown to hold here (8 allowed, the bounded test says {forked!r}): "
+                    f"no fork bomb is run")
+    before = set(processes_with("_titan_main"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    mirror = build_code_mirror(tmp_path / "mirror", [HUMANEVAL[0], attack_doc("fork_bomb")])
+    completions = {"attack/fork_bomb": "import os\nwhile True:\n    os.fork()\n",
+                   HUMANEVAL[0]["task_id"]: HUMANEVAL[0]["canonical_solution"]}
+    script_model(monkeypatch, lambda doc: completions[doc["task_id"]])
+    faulthandler.dump_traceback_later(300, exit=True)  # the outer time-out: never let a bomb outlive the test
+    try:
+        result = invoke("run", "humaneval", "--model", "titan-tiny", "--data-dir", str(mirror), "--output",
+                        str(tmp_path / "run"), "--code-timeout", "10", "--code-workers", "2")
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert result.returncode == 0, (result.stdout, result.stderr, result.exception)
+    got = [ln["code"][0] for ln in lines(tmp_path / "run")]
+    assert got[0]["outcome"] == "passed"
+    assert got[1]["outcome"] == "limit_exceeded", got[1]
+    assert "BlockingIOError" in got[1]["detail"] or "Resource temporarily unavailable" in got[1]["detail"]
+    assert got[1]["seconds"] < 10  # stopped by the limit, not the clock
+    assert set(processes_with("_titan_main")) - before == set(), "a forked process outlived the program"

@@ -1,17 +1,16 @@
 """The few lines that run first in a program's own process (`python -I -S -c BOOTSTRAP SETUP`), inside the
-sandbox: set the rlimits (soft = hard, so the program cannot raise them); when the process is root, either become
-`SETUP["uid"]` (the root-run bubblewrap sandbox: the kernel never applies RLIMIT_NPROC to real uid 0, so the
-program must run as another user for its process limit to hold; changing uid drops every capability) or, with
-no uid (a plain run), drop every capability so no limit can be raised again; read the nonce and the program from
-stdin, run
-the program in a fresh namespace, and print the verdict as the last line of stdout: `<nonce> passed`,
+sandbox and already as the unprivileged user (the harness drops root before it starts bwrap or the interpreter,
+`code.executor`): set the rlimits (soft = hard, so the program cannot raise them; under bwrap the process limit
+counts the processes of this sandbox's own user namespace), read the nonce and the program from stdin, run the
+program in a fresh namespace, and print the verdict as the last line of stdout: `<nonce> passed`,
 `<nonce> limit <Exception>` or `<nonce> failed <Exception>: <message>`.
 
 The nonce (a random token the harness sends per program and the program's text never holds) tells the verdict from
 anything the program prints; a program that exits early (sys.exit, os._exit) leaves no verdict and has failed,
 as in lm-eval's code_eval (which counts a `SystemExit` as a failure). Forked children never print a verdict.
 The program runs with a fresh empty global namespace, as lm-eval's `exec(program, {})`: its `__name__` is not
-`"__main__"`.
+`"__main__"`. The verdict is no security boundary against a program that sets out to fake a pass (it runs in the
+same interpreter, as in lm-eval); the sandbox is what protects the machine.
 """
 
 from __future__ import annotations
@@ -22,20 +21,9 @@ def _titan_setup():
     setup = json.loads(sys.argv[1])
     for name, value in setup["rlimits"].items():
         resource.setrlimit(getattr(resource, name), (value, value))
-    if os.geteuid() == 0 and setup.get("uid") is not None:
-        import errno, traceback
-        os.setgroups([])
-        os.setgid(setup["gid"])
-        os.setuid(setup["uid"])
-    elif os.geteuid() == 0:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-        for cap in range(64):
-            libc.prctl(24, cap, 0, 0, 0)  # PR_CAPBSET_DROP
-        header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
-        if libc.capset(header, (ctypes.c_uint32 * 6)()) != 0:
-            raise OSError(ctypes.get_errno(), "capset")
+    if os.getuid() == 0 or os.geteuid() == 0:  # never model code as root: the harness drops root before exec
+        os.write(2, b"titan-sandbox: refusing to run a program as root\n")
+        os._exit(3)
     nonce = sys.stdin.readline().strip()
     source = sys.stdin.read()
     return nonce, source
@@ -66,5 +54,4 @@ def _titan_main():
     _titan_verdict(main_pid, nonce, "passed")
 _titan_main()
 '''
-"""The bootstrap's source (argv[1], SETUP: JSON {"rlimits": {resource name: value}, "uid": int | null,
-"gid": int | null})."""
+"""The bootstrap's source (argv[1], SETUP: JSON {"rlimits": {resource name: value}})."""

@@ -1,10 +1,16 @@
 """Running model-written programs, each in its own process (never in the harness's), in parallel.
 
 `Executor(kind, limits, workers)`: `kind` "bwrap" (the sandbox, `code.sandbox`) or "none" (`--unsafe-code`: a plain
-subprocess in a fresh folder, clean environment, same rlimits; run by root, the program becomes uid 65534 after its
-rlimits are set, since the kernel never applies RLIMIT_NPROC to root — refused when the interpreter's installation
-is not readable by that user). `run(program)` → `ProgramResult`;
+subprocess in a fresh folder, clean environment, same rlimits). `run(program)` → `ProgramResult`;
 `run_many(programs)` runs them on `workers` threads, each waiting on its own subprocess.
+
+Never as root: run by root, every program's process (bwrap, or the plain interpreter) is started as uid/gid 65534
+(nobody) with no supplementary groups — `subprocess.Popen(user=, group=, extra_groups=[])`, which switches in the
+forked child before exec, in C (safe with the worker threads, unlike a `preexec_fn`) — because the kernel does not
+apply RLIMIT_NPROC to root. The process limit: under bwrap, `Limits.processes` per sandbox (its user namespace's
+own count), with bwrap's user capped at its current processes plus every worker's budget; in a plain run, the
+user's current processes plus `Limits.processes` times the workers, shared by the programs running at once (one
+user, no namespace to count them apart).
 
 Every program starts a new session (its own process group); when the wall clock runs out, or when it exits, that
 whole group is killed with SIGKILL, so nothing it forked outlives it (under bwrap the pid namespace goes too). Its
@@ -22,12 +28,12 @@ import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import IO, Sequence
+from typing import IO, Any, Sequence
 
 from titan_eval.code.limits import Limits
 from titan_eval.code.outcome import ProgramResult, signal_outcome, verdict_outcome
 from titan_eval.code.sandbox import (INSTALL_HINT, NOBODY, SANDBOX_ENV, Interpreter, bwrap_argv, bwrap_path,
-                                     interpreter, program_argv, sandbox_uid, world_readable)
+                                     program_argv, program_interpreter, world_readable)
 from titan_eval.errors import UsageError
 
 KINDS = ("bwrap", "none")
@@ -61,35 +67,37 @@ class Executor:
         self._bwrap = bwrap_path() if kind == "bwrap" else None
         if kind == "bwrap" and self._bwrap is None:
             raise UsageError(f"bubblewrap (bwrap) is not installed: {INSTALL_HINT}")
-        self.interp = interp or interpreter()
         self.as_root = os.geteuid() == 0
-        uid = sandbox_uid(self.as_root) if kind == "bwrap" else None
-        if kind == "none" and self.as_root:
-            if not world_readable(self.interp.prefix):
-                raise UsageError(f"--unsafe-code as root: the kernel exempts root from the process limit, and the "
-                                 f"interpreter's installation {self.interp.prefix} is not readable by an "
-                                 f"unprivileged user to run programs as; run titan-eval as a normal user, or "
-                                 f"{INSTALL_HINT}")
-            uid = NOBODY
-        self.uid = uid
-        # RLIMIT_NPROC counts a uid's processes outside the program too, except inside bwrap's user namespace
-        extra = user_process_count(NOBODY if uid is not None else os.getuid()) \
-            if kind == "none" or self.as_root else 0
-        self._setup = json.dumps({"rlimits": limits.rlimits(extra), "uid": uid, "gid": uid})
+        self.interp = interp or program_interpreter(self.as_root)
+        if self.as_root and not world_readable(os.path.dirname(self.interp.executable)):
+            raise UsageError(f"code programs run as an unprivileged user (uid {NOBODY}), who cannot reach the "
+                             f"interpreter {self.interp.executable}")
+        self.uid = NOBODY if self.as_root else os.getuid()  # who runs the programs (outside any namespace)
+        running = user_process_count(self.uid)
+        self.processes = self.limits.processes + (0 if kind == "bwrap" else running +
+                                                  self.limits.processes * (self.workers - 1))
+        """RLIMIT_NPROC the bootstrap sets: per sandbox under bwrap; the user's whole count in a plain run."""
+        self.outer_processes = running + self.workers * (self.limits.processes + 4) if kind == "bwrap" else None
+        """bwrap's user's cap (module docstring); None in a plain run."""
+        self._setup = json.dumps({"rlimits": limits.rlimits(self.processes)})
 
     def argv(self) -> list[str]:
         """The command that runs one program (the program itself comes on stdin)."""
         if self.kind == "bwrap":
             assert self._bwrap is not None
-            return bwrap_argv(self._bwrap, self.interp, self._setup, self.limits.tmp_bytes, self.as_root)
+            return bwrap_argv(self._bwrap, self.interp, self._setup, self.limits.tmp_bytes, self.outer_processes)
         return program_argv(self.interp, self._setup)
+
+    def _user(self) -> dict[str, Any]:
+        """Popen's arguments that start the process as nobody when the harness is root (module docstring)."""
+        return {"user": NOBODY, "group": NOBODY, "extra_groups": []} if self.as_root else {}
 
     def run(self, program: str) -> ProgramResult:
         """Run one program to its outcome (never raises for anything the program does)."""
         nonce = secrets.token_hex(16)
         workdir = tempfile.mkdtemp(prefix="titan-code-") if self.kind == "none" else None
-        if workdir is not None and self.uid is not None:
-            os.chown(workdir, self.uid, self.uid)
+        if workdir is not None and self.as_root:
+            os.chown(workdir, NOBODY, NOBODY)
         t0 = time.monotonic()
         try:
             with tempfile.TemporaryFile() as stdin, tempfile.TemporaryFile() as out, \
@@ -99,7 +107,7 @@ class Executor:
                 try:
                     proc = subprocess.Popen(self.argv(), stdin=stdin, stdout=out, stderr=err,
                                             cwd=workdir or "/", start_new_session=True, close_fds=True,
-                                            env=self._env(workdir))
+                                            env=self._env(workdir), **self._user())
                 except OSError as error:
                     return ProgramResult("sandbox_error", f"cannot start: {error}", 0.0, None)
                 timed_out = _wait(proc, self.limits.wall_s)
@@ -133,7 +141,8 @@ class Executor:
         if verdict is not None:
             outcome, detail = verdict_outcome(verdict)
             return ProgramResult(outcome, detail, seconds, returncode)
-        if self.kind == "bwrap" and returncode == 1 and err.lstrip().startswith("bwrap:"):
+        if (self.kind == "bwrap" and returncode == 1 and err.lstrip().startswith("bwrap:")) or \
+                (returncode == 3 and err.startswith("titan-sandbox:")):
             return ProgramResult("sandbox_error", err.strip().splitlines()[-1][:300], seconds, returncode)
         signum = -returncode if returncode < 0 else returncode - 128 if self.kind == "bwrap" and returncode > 128 \
             else 0

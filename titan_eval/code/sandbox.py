@@ -1,17 +1,17 @@
 """Where a program runs: under bubblewrap (`bwrap`, Debian/Ubuntu package `bubblewrap`) or, with --unsafe-code,
-as a plain subprocess. Both run the interpreter that runs titan-eval (its base installation, not the virtual
-environment: programs see the standard library only) in isolated mode (`-I -S`), with the bootstrap
-(`code.bootstrap`) setting the same rlimits.
+as a plain subprocess. Both run a Python interpreter in isolated mode (`-I -S`: the standard library only, no site
+packages) with the bootstrap (`code.bootstrap`) setting the same rlimits, and never as root: run by root, the harness
+starts bwrap (or the plain interpreter) as uid/gid 65534 (nobody) with no supplementary groups (`code.executor`),
+since the kernel does not apply RLIMIT_NPROC to root.
 
-The bubblewrap sandbox (`bwrap_argv`):
-    namespaces   new pid, network (loopback only: nothing outside the sandbox is reachable, 127.0.0.1
-                 included), ipc, uts and cgroup namespaces, and a new mount namespace
-    user         the program runs as uid/gid 65534 with no capabilities. Run by a normal user, bwrap makes a user
-                 namespace (65534 inside is the user outside) and forbids nested ones. Run by root, a user
-                 namespace would leave the program real uid 0, which the kernel exempts from RLIMIT_NPROC (a fork
-                 bomb would not stop): so bwrap runs without one, keeps only CAP_SETUID/CAP_SETGID, and the
-                 bootstrap sets the rlimits and then becomes uid/gid 65534 (nobody), losing those too. There
-                 RLIMIT_NPROC counts all of uid 65534's processes, parallel programs' together.
+The bubblewrap sandbox (`bwrap_argv`), started by an unprivileged user:
+    namespaces   a new user namespace (the program is uid/gid 65534 inside, with no capabilities, and may not make
+                 further user namespaces), and new pid, network (loopback only: nothing outside the sandbox is
+                 reachable, the host's 127.0.0.1 included), ipc, uts and cgroup namespaces, and a new mount
+                 namespace
+    processes    RLIMIT_NPROC counts the processes of the sandbox's own user namespace (each sandbox has its own
+                 budget, whatever its neighbours do); `prlimit` caps bwrap's whole user (outside) as well, at what
+                 it runs now plus every worker's budget, and that cap bounds every sandbox it starts
     files        /usr (with the /bin, /lib, /lib64, /sbin links) and the interpreter's installation read-only;
                  a private empty /tmp (tmpfs of `Limits.tmp_bytes`) as the working directory and $HOME; a fresh
                  /proc and minimal /dev; the rest of the root read-only and empty. No /etc, no /home or /root
@@ -20,6 +20,10 @@ The bubblewrap sandbox (`bwrap_argv`):
     environment  cleared: PATH, HOME, TMPDIR and LC_ALL only
     lifetime     the sandbox dies with its bwrap process (`--die-with-parent`); killing bwrap's process group
                  tears the pid namespace down with every process in it.
+
+The interpreter is the one running titan-eval (its base installation, not the virtual environment) when the
+programs' user can reach it; run by root with an interpreter under a folder only root may enter (e.g. pyenv under
+/root), it is the system's `/usr/bin/python3` (`program_interpreter`; run.json records which).
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from titan_eval.code.bootstrap import BOOTSTRAP
+from titan_eval.errors import UsageError
 
 SANDBOX_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "TMPDIR": "/tmp", "LC_ALL": "C.UTF-8"}
 """The whole environment a sandboxed program sees."""
@@ -53,6 +58,23 @@ def interpreter() -> Interpreter:
     """This process's base interpreter (a venv's `bin/python` links to it) and its installation prefix."""
     base = getattr(sys, "_base_executable", None) or sys.executable
     return Interpreter(os.path.realpath(base), os.path.realpath(sys.base_prefix))
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def program_interpreter(as_root: bool) -> Interpreter:
+    """The interpreter programs run with (module docstring); UsageError when, run by root, no interpreter is
+    reachable by an unprivileged user."""
+    own = interpreter()
+    if not as_root or (world_readable(own.prefix) and world_readable(os.path.dirname(own.executable))):
+        return own
+    if os.path.exists(SYSTEM_PYTHON) and world_readable("/usr"):
+        system = os.path.realpath(SYSTEM_PYTHON)
+        return Interpreter(system, "/usr")
+    raise UsageError(f"code programs run as an unprivileged user (uid {NOBODY}), who cannot reach this "
+                     f"interpreter's installation {own.prefix}, and there is no {SYSTEM_PYTHON}: run titan-eval as "
+                     f"a normal user or install python3")
 
 
 def program_argv(interp: Interpreter, setup_json: str) -> list[str]:
@@ -111,20 +133,17 @@ def world_readable(folder: str) -> bool:
     return bool(path.stat().st_mode & 0o004)
 
 
-def sandbox_uid(as_root: bool) -> int | None:
-    """The uid the bootstrap switches to: 65534 when bwrap runs as root (module docstring), else None (bwrap's
-    user namespace already makes the program 65534)."""
-    return NOBODY if as_root else None
-
-
-def bwrap_argv(bwrap: str, interp: Interpreter, setup_json: str, tmp_bytes: int, as_root: bool) -> list[str]:
-    """The full bwrap command line for one program (module docstring); `as_root`: bwrap runs as uid 0."""
+def bwrap_argv(bwrap: str, interp: Interpreter, setup_json: str, tmp_bytes: int,
+               outer_processes: int | None) -> list[str]:
+    """The full command line for one program (module docstring): `prlimit --nproc=outer_processes` (when prlimit is
+    installed and a cap is given) around bwrap, which must be started by an unprivileged user."""
     env: list[str] = ["--clearenv"]
     for key, value in SANDBOX_ENV.items():
         env += ["--setenv", key, value]
-    user = ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if as_root else \
-        ["--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY), "--cap-drop", "ALL"]
-    return [bwrap, *user, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+    prlimit = shutil.which("prlimit")
+    cap = [prlimit, f"--nproc={int(outer_processes)}", "--"] if prlimit and outer_processes else []
+    return [*cap, bwrap, "--unshare-user", "--disable-userns", "--uid", str(NOBODY), "--gid", str(NOBODY),
+            "--cap-drop", "ALL", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--hostname", "sandbox", "--die-with-parent", "--new-session",
             *_system_binds(), *_interpreter_binds(interp),
             "--perms", "1777", "--size", str(int(tmp_bytes)), "--tmpfs", "/tmp", "--proc", "/proc", "--dev", "/dev",

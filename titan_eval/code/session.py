@@ -87,11 +87,14 @@ class CodeSession:
         return [self.results[k].to_line() for k in keys]
 
     def record(self) -> dict[str, Any]:
-        """run.json's `titan_eval.code`: the sandbox, its version, the user programs run as, workers, limits."""
+        """run.json's `titan_eval.code`: the sandbox, its version, the uid programs run as outside any namespace
+        (65534 when titan-eval runs as root), whether bwrap gave them a user namespace, the RLIMIT_NPROC they get
+        (`code.executor`) and bwrap's user's cap, the interpreter, workers, limits."""
         ex = self.executor
         return {"sandbox": SANDBOX_NAMES[ex.kind], "bwrap_version": bwrap_version() if ex.kind == "bwrap" else None,
-                "uid": ex.uid if ex.uid is not None else (65534 if ex.kind == "bwrap" else None),
-                "interpreter": ex.interp.executable, "workers": ex.workers, "limits": self.settings.limits.to_dict(),
+                "uid": ex.uid, "user_namespace": ex.kind == "bwrap", "process_limit": ex.processes,
+                "user_process_cap": ex.outer_processes, "interpreter": ex.interp.executable, "workers": ex.workers,
+                "limits": self.settings.limits.to_dict(),
                 "programs_run": len(self.results)}
 
 
