@@ -14,7 +14,8 @@ import pytest
 
 HUMANEVAL = [
     {"task_id": "HumanEval/0",
-     "prompt": 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n    >>> add(2, 3)\n    5\n    """\n',
+     "prompt": 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b.\n    >>> add(2, 3)\n'
+               '    5\n    """\n',
      "canonical_solution": "    return a + b\n",
      "test": "\n\nMETADATA = {}\n\n\ndef check(candidate):\n    assert candidate(2, 3) == 5\n"
              "    assert candidate(-1, 1) == 0\n",
