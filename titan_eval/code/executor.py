@@ -7,10 +7,10 @@ subprocess in a fresh folder, clean environment, same rlimits). `run(program)` �
 Never as root: run by root, every program's process (bwrap, or the plain interpreter) is started as uid/gid 65534
 (nobody) with no supplementary groups — `subprocess.Popen(user=, group=, extra_groups=[])`, which switches in the
 forked child before exec, in C (safe with the worker threads, unlike a `preexec_fn`) — because the kernel does not
-apply RLIMIT_NPROC to root. The process limit: under bwrap, `Limits.processes` per sandbox (its user namespace's
-own count), with bwrap's user capped at its current processes plus every worker's budget; in a plain run, the
-user's current processes plus `Limits.processes` times the workers, shared by the programs running at once (one
-user, no namespace to count them apart).
+apply RLIMIT_NPROC to root. The process limit: under bwrap, `Limits.processes` per sandbox (its user namespace's own
+count), with bwrap's user capped at its current processes plus every worker's budget plus `OUTER_SLACK`; in a plain
+run, the user's current processes plus `Limits.processes` times the workers, shared by the programs running at once
+(one user, no namespace to count them apart).
 
 Every program starts a new session (its own process group); when the wall clock runs out, or when it exits, that
 whole group is killed with SIGKILL, so nothing it forked outlives it (under bwrap the pid namespace goes too). Its
@@ -38,6 +38,9 @@ from titan_eval.errors import UsageError
 
 KINDS = ("bwrap", "none")
 TAIL_BYTES = 4096
+OUTER_SLACK = 256
+"""Room in bwrap's user's cap for that user's other processes started after this executor (another run's
+sandboxes): the cap is the second bound, each sandbox's own limit the first, so it may be loose but not tight."""
 
 
 def user_process_count(uid: int) -> int:
@@ -77,7 +80,8 @@ class Executor:
         self.processes = self.limits.processes + (0 if kind == "bwrap" else running +
                                                   self.limits.processes * (self.workers - 1))
         """RLIMIT_NPROC the bootstrap sets: per sandbox under bwrap; the user's whole count in a plain run."""
-        self.outer_processes = running + self.workers * (self.limits.processes + 4) if kind == "bwrap" else None
+        self.outer_processes = running + self.workers * (self.limits.processes + 4) + OUTER_SLACK \
+            if kind == "bwrap" else None
         """bwrap's user's cap (module docstring); None in a plain run."""
         self._setup = json.dumps({"rlimits": limits.rlimits(self.processes)})
 

@@ -11,7 +11,7 @@ The bubblewrap sandbox (`bwrap_argv`), started by an unprivileged user:
                  namespace
     processes    RLIMIT_NPROC counts the processes of the sandbox's own user namespace (each sandbox has its own
                  budget, whatever its neighbours do); `prlimit` caps bwrap's whole user (outside) as well, at what
-                 it runs now plus every worker's budget, and that cap bounds every sandbox it starts
+                 it runs now plus every worker's budget and some slack, and that cap bounds every sandbox it starts
     files        /usr (with the /bin, /lib, /lib64, /sbin links) and the interpreter's installation read-only;
                  a private empty /tmp (tmpfs of `Limits.tmp_bytes`) as the working directory and $HOME; a fresh
                  /proc and minimal /dev; the rest of the root read-only and empty. No /etc, no /home or /root
