@@ -10,7 +10,8 @@ import sys
 
 import pytest
 
-PANELS = ("Arguments", "Options", "Model", "Selection", "Think mode (cot)", "lm-eval prompt", "Prompt", "Native suites", "Output")
+PANELS = ("Arguments", "Options", "Model", "Selection", "Think mode (cot)", "lm-eval prompt", "Prompt", "Native suites", "Code tasks",
+          "Output")
 ROW = re.compile(r"^│ (--[\w-]+)(?: +-\w)?(?: +--no-[\w-]+)? +<[^>]+> +(\S.*?) *│$")
 
 

@@ -39,7 +39,9 @@ def test_which_task_yamls_declare_a_cluster_key() -> None:
         check_task_yaml(path)
         cfg = load_yaml(path, "task YAML", loader=_task_yaml_loader())
         declared[name] = (cfg.get("metadata") or {}).get("cluster_key")
-    assert declared == {"arc_challenge": None, "arc_easy": None, "hellaswag": "source_id", "titan_sample": None}
+    code = {"humaneval": None, "humaneval_plus": None, "mbpp": None, "mbpp_plus": None}  # independent problems
+    assert declared == {"arc_challenge": None, "arc_easy": None, "hellaswag": "source_id", "titan_sample": None,
+                        **code}
 
 
 def test_declared_cluster_key_and_labels() -> None:

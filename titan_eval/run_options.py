@@ -44,9 +44,12 @@ class RunOptions:
     system_instruction: str | None = None  # text before every lm-eval prompt, as lm-eval's --system_instruction
     apply_chat_template: bool = False  # lm-eval prompts rendered in the card's chat template (few-shot as turns)
     pass_k: tuple[int, ...] | None = None  # generate tasks with --samples K: the pass@k reported (default 1 and K)
+    unsafe_code: bool = False  # code tasks: a plain rlimited subprocess instead of bubblewrap (titan_eval.code)
+    code_workers: int | None = None  # code tasks: programs run at once (None: the cores); not a result's identity
+    code_timeout: float | None = None  # code tasks: wall-clock seconds per program (None: code.limits.Limits')
 
     OPTIONAL_IDENTITY = ("deterministic", "include_path", "num_fewshot", "fewshot_seed", "gen_kwargs",
-                         "system_instruction", "apply_chat_template", "pass_k")
+                         "system_instruction", "apply_chat_template", "pass_k", "unsafe_code", "code_timeout")
     """Named in `identity` only when set, so runs stored before these options existed still resume."""
 
     @property
@@ -62,7 +65,7 @@ class RunOptions:
     def identity(self) -> dict[str, Any]:
         """What a resumed run must share with the run it continues (everything that can change a result).
         OPTIONAL_IDENTITY fields are named only when set (on / not None)."""
-        skip = {"output_dir", "resume", "allow_invalid"} | {
+        skip = {"output_dir", "resume", "allow_invalid", "code_workers"} | {
             name for name in self.OPTIONAL_IDENTITY if getattr(self, name) is None or getattr(self, name) is False}
         return {k: v for k, v in asdict(self).items() if k not in skip}
 
@@ -80,6 +83,34 @@ class RunOptions:
             raise UsageError(f"--stratify: {', '.join(lacking)} has no documented stratum field (stratified tasks: "
                              f"{', '.join(sorted(STRATA))}; groups stratify on their subtasks); use --limit alone "
                              f"for the first N documents")
+
+    def code_settings(self) -> Any:
+        """The code tasks' `code.session.CodeSettings` from --unsafe-code, --code-workers, --code-timeout."""
+        from titan_eval.code.limits import Limits
+        from titan_eval.code.session import CodeSettings
+
+        limits = Limits() if self.code_timeout is None else \
+            Limits(wall_s=float(self.code_timeout), cpu_s=max(1, int(2 * self.code_timeout + 0.5)))
+        return CodeSettings(unsafe=self.unsafe_code, workers=self.code_workers, limits=limits)
+
+    def code_tasks(self) -> list[str]:
+        """The tasks of this run that execute model-written code (`tasks.code_tasks`)."""
+        from titan_eval.tasks.code_tasks import code_task_names
+
+        include = Path(self.include_path) if self.include_path else None
+        return code_task_names(list(self.tasks), include)
+
+    def _check_code(self, include: Path | None) -> None:
+        """Bad --code-workers / --code-timeout; and, when the run has code tasks, a sandbox that cannot run here
+        (one line naming the package) — before the model loads."""
+        if self.code_workers is not None and self.code_workers < 1:
+            raise UsageError("--code-workers must be at least 1")
+        if self.code_timeout is not None and not self.code_timeout > 0:
+            raise UsageError("--code-timeout must be positive (seconds)")
+        if self.code_tasks():
+            from titan_eval.code.session import configure
+
+            configure(self.code_settings())
 
     def validate(self) -> None:
         """`UsageError` for anything wrong that needs no model: task names, modes, sizes, think settings."""
@@ -108,6 +139,7 @@ class RunOptions:
             raise UsageError("--stratify needs --limit N")
         if self.batch_size < 1:
             raise UsageError("--batch-size must be at least 1")
+        self._check_code(include)
         known = {f for f in ThinkOptions.__dataclass_fields__}
         unknown = sorted(set(self.think) - known)
         if unknown:

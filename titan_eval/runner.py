@@ -58,6 +58,7 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     model_provenance = loaded.provenance()
     identity = {"options": options.identity(), "model": model_provenance}
     writer = _writer(loaded, options, identity, dist, lock)
+    code = _code_session(options)
     try:
         writer.write_status("running")
         outputs, timings = _run_tasks(loaded, options, writer, progress, dist, suites)
@@ -70,6 +71,8 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
             raise ModelError(f"non-finite log-likelihoods (NaN/Inf logits) in {sum(map(len, invalid.values()))} "
                              f"document(s) — {named}; rerun with --allow-invalid to score the others")
         extra: dict[str, Any] = {"resumed_docs": len(writer.previous)} if writer.previous else {}
+        if code is not None:
+            extra["code"] = code.record()
         if options.telemetry:
             from titan_eval.telemetry.report import run_telemetry
 
@@ -103,6 +106,17 @@ def run(loaded: LoadedModel, options: RunOptions, progress: ProgressLike = None,
     finally:
         writer.close()
     return (writer.dir if dist.is_main else None), record
+
+
+def _code_session(options: RunOptions) -> Any:
+    """A fresh `code.session.CodeSession` for a run with code tasks (their sandbox and limits), else None (and
+    no session left from an earlier run in this process)."""
+    from titan_eval.code.session import configure, reset
+
+    if not options.code_tasks():
+        reset()
+        return None
+    return configure(options.code_settings())
 
 
 def model_args(card: str, options: RunOptions) -> str:

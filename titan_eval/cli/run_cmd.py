@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True)
 SELECT, THINK, PROMPT, NATIVE, OUT = "Selection", "Think mode (cot)", "Prompt", "Native suites", "Output"
+CODE = "Code tasks"  # humaneval, mbpp …: model-written programs run in a sandbox (titan_eval.code)
 LM_EVAL = "lm-eval prompt"  # lm-eval's own prompt options (same names and meaning)
 """`run --help` panels (with `MODEL_PANEL`); help strings stay short enough for 80 columns."""
 
@@ -86,6 +87,12 @@ def run_command(
                                                          rich_help_panel=NATIVE)] = None,
     answer_budget: Annotated[Optional[int], typer.Option(help="reasoning85: answer tokens (32).",
                                                          rich_help_panel=NATIVE)] = None,
+    unsafe_code: Annotated[bool, typer.Option("--unsafe-code", help="No bubblewrap: rlimits only.",
+                                              rich_help_panel=CODE)] = False,
+    code_workers: Annotated[Optional[int], typer.Option(help="Programs at once (default: cores).",
+                                                        rich_help_panel=CODE)] = None,
+    code_timeout: Annotated[Optional[float], typer.Option(help="Seconds per program (10).",
+                                                          rich_help_panel=CODE)] = None,
     output: Annotated[Optional[str], typer.Option(help="Run folder (default results/<run_id>).",
                                                   rich_help_panel=OUT)] = None,
     resume: Annotated[Optional[str], typer.Option(help="Continue the unfinished run in this folder.",
@@ -109,6 +116,7 @@ def run_command(
                          include_path=include_path, num_fewshot=num_fewshot, fewshot_seed=fewshot_seed,
                          gen_kwargs=gen_kwargs, system_instruction=system_instruction,
                          apply_chat_template=apply_chat_template, pass_k=_ints(pass_k, "--pass-k"),
+                         unsafe_code=unsafe_code, code_workers=code_workers, code_timeout=code_timeout,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
                                 "penalty_window": penalty_window, "preamble": preamble, "samples": samples,

@@ -4,12 +4,13 @@ lm-eval logs one record per document and filter (gsm8k: strict-match, flexible-e
 document: the prompt (few-shot examples included), the target, the generated text, its token count and why it
 stopped, the answer each filter extracted (`filtered[filter]`), and each metric per filter under lm-eval's result
 name (`exact_match,strict-match`; a metric under the `none` filter keeps its bare name), with lm-eval's raw
-per-document values in `doc_metrics`."""
+per-document values in `doc_metrics`; a code task's line adds `code`, each program's outcome (`code.session.code_outcomes`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from titan_eval.code.session import code_outcomes
 from titan_eval.tasks.doc_metrics import doc_values, raw_values
 from titan_eval.tasks.line_fields import first_line_fields, request_args
 
@@ -33,6 +34,9 @@ def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mo
                 **log.generated.get((task.config.task, doc_id, 0), {}),
                 "filtered": {s["filter"]: s["filtered_resps"][0] for s in records},
                 **doc_values(task, raw), "doc_metrics": raw}
+        code = code_outcomes(line)
+        if code is not None:
+            line["code"] = code
         think = log.think.get((task.config.task, doc_id))
         if think is not None:  # cot: the trace before `generation` (which alone reached the filters)
             line["think"] = think
