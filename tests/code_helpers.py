@@ -60,7 +60,7 @@ def script_model(monkeypatch: pytest.MonkeyPatch, completion: Callable[[dict[str
 
     asked: list[dict] = []
 
-    def scripted(self: Any, requests: list, config: Any, positions: list[int]) -> list[str]:
+    def scripted(self: Any, requests: list, config: Any, positions: list[int], *samples: Any) -> list[str]:
         asked.extend(inst.doc for inst in requests)
         return [completion(inst.doc) for inst in requests]
 

@@ -115,7 +115,8 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch
     if forked != "RuntimeError: forked 6":
         pytest.skip(f"the process limit is not shown to hold here (8 allowed, the bounded test says {forked!r}): "
                     f"no fork bomb is run")
-    before = set(processes_with("_titan_main"))
+    mine = '"RLIMIT_CPU": 22,'  # this run's programs (--code-timeout 11: CPU 22 s), not another test's running beside it
+    before = set(processes_with(mine))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     mirror = build_code_mirror(tmp_path / "mirror", [HUMANEVAL[0], attack_doc("fork_bomb")])
     completions = {"attack/fork_bomb": "import os\nwhile True:\n    os.fork()\n",
@@ -124,7 +125,7 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch
     faulthandler.dump_traceback_later(300, exit=True)  # the outer time-out: never let a bomb outlive the test
     try:
         result = invoke("run", "humaneval", "--model", "titan-tiny", "--data-dir", str(mirror), "--output",
-                        str(tmp_path / "run"), "--code-timeout", "10", "--code-workers", "2")
+                        str(tmp_path / "run"), "--code-timeout", "11", "--code-workers", "2")
     finally:
         faulthandler.cancel_dump_traceback_later()
     assert result.returncode == 0, (result.stdout, result.stderr, result.exception)
@@ -132,4 +133,4 @@ def test_a_fork_bomb_is_stopped_by_the_process_limit(tmp_path: Path, monkeypatch
     assert got[0]["outcome"] == "passed"
     assert got[1]["outcome"] == "limit_exceeded", got[1]
     assert "BlockingIOError" in got[1]["detail"] or "Resource temporarily unavailable" in got[1]["detail"]
-    assert set(processes_with("_titan_main")) - before == set(), "a forked process outlived the program"
+    assert set(processes_with(mine)) - before == set(), "a forked process outlived the program"
