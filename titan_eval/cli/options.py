@@ -25,3 +25,11 @@ KernelsOpt = Annotated[str, typer.Option(help="auto, torch or kernel (mamba-ssm 
                                          rich_help_panel=MODEL_PANEL)]
 BatchOpt = Annotated[int, typer.Option(help="Rows per forward pass.", rich_help_panel=MODEL_PANEL)]
 SeedOpt = Annotated[int, typer.Option(help="Seeds python, numpy, torch, lm-eval and sampling.")]
+
+SELECT_PANEL = "Selection"
+
+DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder of the original release files (offline).",
+                                                   rich_help_panel=SELECT_PANEL)]
+LimitOpt = Annotated[Optional[int], typer.Option(help="Score N docs per task.", rich_help_panel=SELECT_PANEL)]
+StratifyOpt = Annotated[bool, typer.Option("--stratify", help="With --limit: a seeded stratified sample.",
+                                           rich_help_panel=SELECT_PANEL)]

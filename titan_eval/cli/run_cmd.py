@@ -10,8 +10,9 @@ import typer
 from rich.console import Console
 
 from titan_eval.cli.errors import exits_on_error
-from titan_eval.cli.options import (MODEL_PANEL, BatchOpt, CheckpointOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt,
-                                    SeedOpt, TokenizerOpt, TrustOpt)
+from titan_eval.cli.options import (MODEL_PANEL, SELECT_PANEL, BatchOpt, CheckpointOpt, DataDirOpt, DeviceOpt,
+                                    DtypeOpt, KernelsOpt, LimitOpt, ModelOpt, SeedOpt, StratifyOpt, TokenizerOpt,
+                                    TrustOpt)
 from titan_eval.cards import ModelCard, load_card
 from titan_eval.chat_templates import CHAT_TEMPLATES
 from titan_eval.errors import RankFailure, UsageError
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from titan_eval.run_lock import RunLock
 
 console = Console(stderr=True)
-SELECT, THINK, PROMPT, NATIVE, OUT = "Selection", "Think mode (cot)", "Prompt", "Native suites", "Output"
+SELECT, THINK, PROMPT, NATIVE, OUT = SELECT_PANEL, "Think mode (cot)", "Prompt", "Native suites", "Output"
 CODE = "Code tasks"  # humaneval, mbpp …: model-written programs run in a sandbox (titan_eval.code)
 LM_EVAL = "lm-eval prompt"  # lm-eval's own prompt options (same names and meaning)
 """`run --help` panels (with `MODEL_PANEL`); help strings stay short enough for 80 columns."""
@@ -43,13 +44,11 @@ def run_command(
                                                   rich_help_panel=MODEL_PANEL)] = False,
     deterministic: Annotated[bool, typer.Option("--deterministic", help="One request per model call: bits "
                                                 "independent of --batch-size.", rich_help_panel=MODEL_PANEL)] = False,
-    data_dir: Annotated[Optional[str], typer.Option(help="Folder of the original release files (offline).",
-                                                    rich_help_panel=SELECT)] = None,
+    data_dir: DataDirOpt = None,
     include_path: Annotated[Optional[str], typer.Option(help="Your task folder (its YAMLs can import Python).",
                                                         rich_help_panel=SELECT)] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Score N docs per task.", rich_help_panel=SELECT)] = None,
-    stratify: Annotated[bool, typer.Option("--stratify", help="With --limit: a seeded stratified sample.",
-                                           rich_help_panel=SELECT)] = False,
+    limit: LimitOpt = None,
+    stratify: StratifyOpt = False,
     seed: SeedOpt = 0,
     cot: Annotated[bool, typer.Option("--cot", help="Think, then answer (= --mode cot).", rich_help_panel=THINK)] = False,
     mode: Annotated[Optional[str], typer.Option(help="ll, cot, or ll,cot for both.", rich_help_panel=THINK)] = None,

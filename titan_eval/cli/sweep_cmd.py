@@ -13,12 +13,12 @@ import typer
 from rich.console import Console
 
 from titan_eval.cli.errors import exits_on_error
-from titan_eval.cli.options import (BatchOpt, DeviceOpt, DtypeOpt, KernelsOpt, ModelOpt, SeedOpt, TokenizerOpt,
-                                    TrustOpt)
+from titan_eval.cli.options import (SELECT_PANEL, BatchOpt, DataDirOpt, DeviceOpt, DtypeOpt, KernelsOpt, LimitOpt,
+                                    ModelOpt, SeedOpt, StratifyOpt, TokenizerOpt, TrustOpt)
 from titan_eval.errors import GateRegression, ModelError, UsageError
 
 console = Console(stderr=True)
-SWEEP, SELECT, REPORT = "Sweep", "Selection", "Report"
+SWEEP, SELECT, REPORT = "Sweep", SELECT_PANEL, "Report"
 
 
 def sweep_command(
@@ -39,11 +39,9 @@ def sweep_command(
     trust_checkpoint: TrustOpt = False,
     kernels: KernelsOpt = "auto",
     batch_size: BatchOpt = 8,
-    data_dir: Annotated[Optional[str], typer.Option(help="Folder of the original release files (offline).",
-                                                    rich_help_panel=SELECT)] = None,
-    limit: Annotated[Optional[int], typer.Option(help="Score N docs per task.", rich_help_panel=SELECT)] = None,
-    stratify: Annotated[bool, typer.Option("--stratify", help="With --limit: a seeded stratified sample.",
-                                           rich_help_panel=SELECT)] = False,
+    data_dir: DataDirOpt = None,
+    limit: LimitOpt = None,
+    stratify: StratifyOpt = False,
     seed: SeedOpt = 0,
     num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question.",
                                                        rich_help_panel=SELECT)] = None,
