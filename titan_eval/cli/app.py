@@ -57,6 +57,7 @@ COMMAND_MODULES = (
     "titan_eval.cli.report_cmd",
     "titan_eval.cli.probe_cmd",
     "titan_eval.cli.suite_cmd",
+    "titan_eval.cli.view_cmd",
 )
 
 

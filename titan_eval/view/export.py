@@ -1,0 +1,68 @@
+"""`titan-eval view --export`: the viewer as static files that open from disk with no server and no network.
+
+A folder export holds index.html, static/ (the page's files), data.js (every document of the exported runs:
+`window.TITAN_VIEW_DATA = {documents: {path: document}, files: {run id: {name: url}}}`) and files/ (the runs'
+plots). An OUT ending in `.html` is one self-contained file: scripts, stylesheet and data inlined, plots as data:
+URLs.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+from titan_eval.errors import UsageError
+from titan_eval.view import static_files
+from titan_eval.view.api import ViewerData, to_json
+from titan_eval.view.runs_data import plots
+
+MIME = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+def _documents(data: ViewerData, ids: Sequence[str]) -> dict[str, Any]:
+    return {path: data.document(path) for path in data.export_paths(ids)}
+
+
+def _runs_only(documents: dict[str, Any], ids: Sequence[str]) -> None:
+    """The runs list restricted to the exported runs (a folder may hold more)."""
+    documents["runs"] = [r for r in documents["runs"] if r["id"] in set(ids)]
+
+
+def export(data: ViewerData, out: Path, ids: Sequence[str] | None = None) -> Path:
+    """Write the viewer of runs `ids` (default: all found) to `out` (a folder, or one file when it ends in .html);
+    returns the file to open."""
+    ids = list(ids) if ids is not None else data.run_ids()
+    if not ids:
+        raise UsageError("nothing to export: no run folder (with a run.json) found")
+    documents = _documents(data, ids)
+    _runs_only(documents, ids)
+    single = out.suffix.lower() == ".html"
+    files: dict[str, dict[str, str]] = {}
+    if single:
+        for run_id in ids:
+            folder = data.folder(run_id)
+            files[run_id] = {name: f"data:{MIME[Path(name).suffix.lower()]};base64,"
+                             + base64.b64encode((folder / name).read_bytes()).decode() for name in plots(folder)}
+        out.parent.mkdir(parents=True, exist_ok=True)
+        payload = "window.TITAN_VIEW_DATA = " + to_json({"documents": documents, "files": files}) + ";"
+        out.write_text(static_files.inline_html(payload), encoding="utf-8")
+        return out
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"{out}: exists and is not a folder (end OUT with .html for a single file)")
+    (out / "static").mkdir(parents=True, exist_ok=True)
+    for name in static_files.asset_names():
+        (out / "static" / name).write_text(static_files.read(name), encoding="utf-8")
+    for n, run_id in enumerate(ids):
+        folder = data.folder(run_id)
+        names = plots(folder)
+        files[run_id] = {name: f"files/{n}/{name}" for name in names}
+        if names:
+            (out / "files" / str(n)).mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copyfile(folder / name, out / "files" / str(n) / name)
+    (out / "data.js").write_text("window.TITAN_VIEW_DATA = " + to_json({"documents": documents, "files": files})
+                                 + ";\n", encoding="utf-8")
+    (out / "index.html").write_text(static_files.index_html('<script src="data.js"></script>'), encoding="utf-8")
+    return out / "index.html"
