@@ -4,7 +4,7 @@
 
 TV.comparePage = function (app, c) {
   const docList = (d, docs, testid) => TV.h("div", { class: "doclist", "data-testid": testid, "data-count": docs.length },
-    docs.length ? docs.map((doc) => TV.h("a", { class: "doc", href: TV.href("pair", [[d.base_id, d.cand_id], d.key, doc]) }, String(doc)))
+    docs.length ? docs.map((ref) => TV.h("a", { class: "doc", href: TV.href("pair", [[d.base_id, d.cand_id], ref.key, ref.id]) }, String(ref.doc)))
       : TV.h("span", { class: "muted" }, "none"));
   TV.append(app, [
     TV.h("h1", {}, "Compare"),
