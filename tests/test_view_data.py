@@ -72,6 +72,15 @@ def test_samples_rows_follow_the_lines(data: ViewerData, view_runs: Path) -> Non
 THINK_LEN = 8
 
 
+def test_samples_flags_agree_with_the_runs_think_statistics(data: ViewerData, view_runs: Path) -> None:
+    for run in ("titan", "mamba"):
+        rows = [r for r in data.document(f"samples/{run}")["rows"] if r["mode"] == "cot"]
+        stats = json.loads((view_runs / run / "run.json").read_text())["titan_eval"]["tasks"]["arc_easy_cot"]
+        stats = stats["think_stats"]
+        assert sum(r["locked"] for r in rows) == round(stats["attractor_lock_rate"] * stats["n"])
+        assert sum(r["forced"] for r in rows) == stats["forced_close_count"]
+
+
 def test_sample_page_marks_opener_forced_close_and_cue(data: ViewerData, view_runs: Path) -> None:
     line = next(ln for ln in lines(view_runs / "titan") if ln["task"] == "arc_easy_cot")
     doc = data.document(f"sample/titan/arc_easy_cot/{line['doc_id']}")

@@ -43,7 +43,8 @@ def test_serves_pages_documents_and_run_files(results: Path) -> None:
         assert server.server_address[0] == "127.0.0.1"
         status, headers, body = _get(server, "/")
         assert status == 200 and b"static/main.js" in body
-        assert "script-src 'self'" in headers["content-security-policy"] and headers["x-content-type-options"] == "nosniff"
+        assert "script-src 'self'" in headers["content-security-policy"]
+        assert headers["x-content-type-options"] == "nosniff"
         assert _get(server, "/static/main.js")[0] == 200
         status, _, body = _get(server, "/api/runs")
         assert status == 200 and [r["id"] for r in json.loads(body)] == ["a", "deeper/b"]

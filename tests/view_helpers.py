@@ -112,6 +112,7 @@ def open_page(driver: Any, url: str, page: str, timeout: float = 20.0) -> None:
 def screenshot(driver: Any, name: str) -> Path:
     """Save a full-height screenshot as ARTIFACTS/<name>.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.execute_script("window.scrollTo(0, 0)")
     height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
     driver.set_window_size(1400, max(800, int(height)))
     path = ARTIFACTS / f"{name}.png"

@@ -136,15 +136,16 @@ class ViewerData:
         return run_page(run_id, loaded.record, loaded.raw, self.folder(run_id), len(loaded.lines), loaded.skipped)
 
     def samples(self, run_id: str) -> dict[str, Any]:
-        from titan_eval.view.samples_data import sample_row
+        from titan_eval.view.samples_data import lock_rule, sample_row
 
         loaded = self._load(run_id)
-        rows = [sample_row(ln) for ln in loaded.lines]
+        rules = {r.key: lock_rule(r.meta) for r in loaded.record.results}
+        rows = [sample_row(ln, rules.get(ln["task"]) or lock_rule(None)) for ln in loaded.lines]
         return {"id": run_id, "keys": list(dict.fromkeys(r["key"] for r in rows)), "rows": rows,
                 "skipped_lines": loaded.skipped}
 
     def sample(self, run_id: str, key: str, doc: str) -> dict[str, Any]:
-        from titan_eval.view.samples_data import sample_detail
+        from titan_eval.view.samples_data import lock_rule, sample_detail
 
         loaded = self._load(run_id)
         line = loaded.index.get((key, doc))
@@ -152,7 +153,8 @@ class ViewerData:
             raise NotFoundError(f"run {run_id!r} has no sample {key}/{doc}")
         result = loaded.record.result(key)
         fmt = result.meta.get("think") if result is not None else None
-        return {"id": run_id, **sample_detail(line, fmt if isinstance(fmt, dict) else None)}
+        rule = lock_rule(result.meta if result is not None else None)
+        return {"id": run_id, **sample_detail(line, fmt if isinstance(fmt, dict) else None, rule)}
 
     def compare(self, ids: Sequence[str]) -> dict[str, Any]:
         from titan_eval.view.compare_data import comparison

@@ -26,8 +26,8 @@ def discordant(base: StoredRun, cand: StoredRun, key: str, metric: str) -> dict[
 
 def comparison(ids: Sequence[str], runs: Sequence[StoredRun]) -> dict[str, Any]:
     """{ids, labels, columns, rows (text cells as compare prints them), printed (compare's markdown), legend, notes,
-    records (compare --format json's rows: value, delta, p, losses, gains, …), discordant: [{key, metric, base, cand, base_id, cand_id,
-    losses, gains, base_only, cand_only}]}; the first run is the baseline."""
+    records (compare --format json's rows: value, delta, p, losses, gains, …), discordant: [{key, metric, base,
+    cand, base_id, cand_id, losses, gains, base_only, cand_only}]}; the first run is the baseline."""
     table = compare_runs(list(runs), config=CompareConfig())
     lines = table.table_lines()
     columns = list(lines[0]) if lines else []

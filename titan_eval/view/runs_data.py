@@ -52,7 +52,8 @@ def run_row(run_id: str, record: RunRecord, folder: Path) -> dict[str, Any]:
         "card": card.get("name", "") if isinstance(card, Mapping) else "",
         "checkpoint": str(sha)[:12] if sha else "",
         "tasks": list(options.get("tasks") or keys), "keys": keys,
-        "modes": list(options.get("modes") or sorted({r.fingerprint.mode for r in record.results if r.fingerprint.mode})),
+        "modes": list(options.get("modes") or sorted({r.fingerprint.mode for r in record.results
+                                                      if r.fingerprint.mode})),
         "seed": record.seeds.get("seed", options.get("seed")), "date": record.created_utc or "",
         "status": status_of(record, folder), "git": _git(record), "headline": headline(record),
         "error": record.extra.get("error"),

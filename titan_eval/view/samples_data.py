@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping
 
-from titan_eval.think_stats import attractor_period
+from titan_eval.think_stats import LockRule, attractor_period
 
 EXCERPT_CHARS = 160
 JS_SAFE_INT = 2**53
@@ -78,9 +78,19 @@ def traces(line: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [dict(think)]
 
 
-def _locked(trace: Mapping[str, Any]) -> int | None:
+def lock_rule(meta: Mapping[str, Any] | None) -> LockRule:
+    """The attractor-lock rule a key's think statistics were computed with (run.json `think_stats.attractor_rule`),
+    else the default."""
+    stats = (meta or {}).get("think_stats")
+    rule = stats.get("attractor_rule") if isinstance(stats, Mapping) else None
+    if isinstance(rule, Mapping) and all(isinstance(rule.get(k), int) for k in ("max_period", "min_repeats")):
+        return LockRule(rule["max_period"], rule["min_repeats"])
+    return LockRule()
+
+
+def _locked(trace: Mapping[str, Any], rule: LockRule) -> int | None:
     ids = trace.get("ids")
-    return attractor_period(ids) if isinstance(ids, list) and ids else None
+    return attractor_period(ids, rule) if isinstance(ids, list) and ids else None
 
 
 def _excerpt(text: Any, limit: int = EXCERPT_CHARS) -> str:
@@ -128,10 +138,10 @@ def _gold_pred(line: Mapping[str, Any], kind: str) -> tuple[str, str]:
     return _excerpt(line.get("target"), 80), ""
 
 
-def sample_row(line: Mapping[str, Any]) -> dict[str, Any]:
+def sample_row(line: Mapping[str, Any], rule: LockRule = LockRule()) -> dict[str, Any]:
     """One samples-table row: {key, doc, kind, mode, prompt (excerpt), gold, pred, correct (1/0/None), metric (its
     name), lls ([per-choice summed log-prob] or [] / [ll]), think (total trace length or None), stop (stop reason),
-    forced, locked, invalid, text (what full-text search looks in)}."""
+    forced, locked (under `rule`), invalid, text (what full-text search looks in)}."""
     kind = line_kind(line)
     ts = traces(line)
     gold, pred = _gold_pred(line, kind)
@@ -154,7 +164,7 @@ def sample_row(line: Mapping[str, Any]) -> dict[str, Any]:
         "lls": lls, "think": sum(int(t.get("length") or 0) for t in ts) if ts else None,
         "stop": stop if isinstance(stop, str) else None,
         "forced": any(t.get("stop_reason") == "forced" for t in ts),
-        "locked": any(_locked(t) is not None for t in ts),
+        "locked": any(_locked(t, rule) is not None for t in ts),
         "invalid": bool(line.get("invalid")),
         "text": "\n".join(p if isinstance(p, str) else json.dumps(p) for p in text_parts if p is not None),
     }
@@ -202,7 +212,8 @@ def _choices(line: Mapping[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def sample_detail(line: Mapping[str, Any], fmt: Mapping[str, Any] | None) -> dict[str, Any]:
+def sample_detail(line: Mapping[str, Any], fmt: Mapping[str, Any] | None,
+                  rule: LockRule = LockRule()) -> dict[str, Any]:
     """The sample page: {row (as in the table), prompt, target, choices, traces: [{segments, stop_reason, length,
     locked (attractor period or None), p_close, seed}], requests, generation, filtered, doc_metrics, metrics
     ({field: value} of the line's numbers), line (every field, JSON-safe)}."""
@@ -212,10 +223,10 @@ def sample_detail(line: Mapping[str, Any], fmt: Mapping[str, Any] | None) -> dic
                if k not in ("doc_id", "pred", "pred_norm", "gold", "n_tokens", "loglikelihood", "words", "bytes")
                and isinstance(v, (int, float)) and not isinstance(v, bool)}
     return jsonable({
-        "row": sample_row(line), "kind": kind, "prompt": line.get("prompt"), "target": line.get("target"),
+        "row": sample_row(line, rule), "kind": kind, "prompt": line.get("prompt"), "target": line.get("target"),
         "choices": _choices(line) if kind == "mc" else [],
         "traces": [{"segments": trace_segments(t, fmt), "stop_reason": t.get("stop_reason"),
-                    "length": t.get("length"), "locked": _locked(t), "p_close": t.get("p_close"),
+                    "length": t.get("length"), "locked": _locked(t, rule), "p_close": t.get("p_close"),
                     "seed": t.get("seed")} for t in traces(line)],
         "format": {k: fmt.get(k) for k in ("think_open", "think_close", "answer_cue") if k in fmt},
         "requests": line.get("requests") if kind == "loglikelihood" else None,
