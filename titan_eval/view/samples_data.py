@@ -220,7 +220,7 @@ def sample_detail(line: Mapping[str, Any], fmt: Mapping[str, Any] | None,
     fmt = fmt or {}
     kind = line_kind(line)
     metrics = {k: v for k, v in line.items()
-               if k not in ("doc_id", "pred", "pred_norm", "gold", "n_tokens", "loglikelihood", "words", "bytes")
+               if k not in ("doc_id", "pred", "pred_norm", "gold", "n_tokens", "loglikelihood", "words", "bytes", "seed")
                and isinstance(v, (int, float)) and not isinstance(v, bool)}
     return jsonable({
         "row": sample_row(line, rule), "kind": kind, "prompt": line.get("prompt"), "target": line.get("target"),

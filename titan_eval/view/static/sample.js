@@ -66,6 +66,8 @@ TV.sampleView = function (d, compact) {
       TV.h("td", {}, TV.num(q.loglikelihood, 4)), TV.h("td", {}, q.is_greedy ? "yes" : "no"), TV.h("td", {}, String(q.n_tokens))))))));
   if (d.rolling) parts.push(TV.section("Rolling log-likelihood", TV.kv(d.rolling)));
   if (d.generation !== undefined && d.generation !== null) parts.push(TV.section("Generation",
+    TV.h("p", { class: "muted small" }, `stop: ${d.line.stop_reason === undefined ? "—" : d.line.stop_reason}`,
+      d.line.n_tokens === undefined ? "" : ` · ${JSON.stringify(d.line.n_tokens)} tokens`),
     TV.h("pre", { class: "prompt", "data-testid": "generation" }, typeof d.generation === "string" ? d.generation : JSON.stringify(d.generation, null, 1)),
     d.filtered ? [TV.h("h3", {}, "Filtered answers"), TV.kv(d.filtered)] : null));
   if (d.doc_metrics) parts.push(TV.section("Per-document metrics (lm-eval's values)", TV.kv(d.doc_metrics)));
