@@ -124,3 +124,15 @@ def screenshot(driver: Any, name: str) -> Path:
 def console_errors(driver: Any) -> list[str]:
     """The browser console's SEVERE entries since the last call."""
     return [e["message"] for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+
+
+def scaled_run(source: Path, out: Path, n: int = 10_000) -> Path:
+    """A copy of run `source` whose samples.jsonl holds `n` lines: its own lines repeated in order, each copy with
+    doc ids shifted past the source's (so every (task, doc_id) stays unique); run.json is kept as is."""
+    shutil.copytree(source, out)
+    rows = lines(source)
+    span = 1 + max(int(r["doc_id"]) for r in rows)
+    made = [{**rows[i % len(rows)], "doc_id": int(rows[i % len(rows)]["doc_id"]) + span * (i // len(rows))}
+            for i in range(n)]
+    write_lines(out, made)
+    return out

@@ -48,6 +48,7 @@ class _Loaded:
     skipped: int
     index: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     stored: Any = None
+    samples_doc: Any = None
 
 
 def _signature(folder: Path) -> tuple[Any, ...]:
@@ -139,10 +140,12 @@ class ViewerData:
         from titan_eval.view.samples_data import lock_rule, sample_row
 
         loaded = self._load(run_id)
-        rules = {r.key: lock_rule(r.meta) for r in loaded.record.results}
-        rows = [sample_row(ln, rules.get(ln["task"]) or lock_rule(None)) for ln in loaded.lines]
-        return {"id": run_id, "keys": list(dict.fromkeys(r["key"] for r in rows)), "rows": rows,
-                "skipped_lines": loaded.skipped}
+        if loaded.samples_doc is None:  # made once per version of the files
+            rules = {r.key: lock_rule(r.meta) for r in loaded.record.results}
+            rows = [sample_row(ln, rules.get(ln["task"]) or lock_rule(None)) for ln in loaded.lines]
+            loaded.samples_doc = {"id": run_id, "keys": list(dict.fromkeys(r["key"] for r in rows)), "rows": rows,
+                                  "skipped_lines": loaded.skipped}
+        return loaded.samples_doc
 
     def sample(self, run_id: str, key: str, doc: str) -> dict[str, Any]:
         from titan_eval.view.samples_data import lock_rule, sample_detail

@@ -4,6 +4,7 @@
 "use strict";
 
 TV.staticData = window.TITAN_VIEW_DATA || null;
+TV.timings = {};  // performance marks the benchmark reads
 TV.cache = new Map();
 
 TV.path = function (name, ...segments) {
