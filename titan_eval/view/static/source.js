@@ -18,7 +18,10 @@ TV.comparePath = function (ids) {
 TV.get = function (path) {
   if (TV.staticData) {
     const docs = TV.staticData.documents;
-    if (Object.prototype.hasOwnProperty.call(docs, path)) return Promise.resolve(docs[path]);
+    if (Object.prototype.hasOwnProperty.call(docs, path)) {
+      if (!TV.cache.has(path)) TV.cache.set(path, JSON.parse(docs[path]));  // stored as JSON text (export.py)
+      return Promise.resolve(TV.cache.get(path));
+    }
     return Promise.reject(new Error("not in this export: " + decodeURIComponent(path)));
   }
   return fetch("api/" + path, { cache: "no-store" }).then((resp) =>
