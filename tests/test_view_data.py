@@ -155,3 +155,19 @@ def test_export_cli_and_to_json_keep_markup_out_of_script_blocks(view_runs: Path
     assert done.returncode == 0, (done.stdout, done.stderr, done.exception)
     assert "exported 1 run(s)" in done.stdout and (tmp_path / "v.html").is_file()
     assert "<" not in to_json({"q": "</script><script>alert(1)</script>\u2028"})
+
+
+def test_telemetry_plots_are_served_and_exported(view_runs: Path, tmp_path: Path) -> None:
+    import base64
+
+    from titan_eval.view.export import export
+
+    shutil.copytree(view_runs / "titan", tmp_path / "r" / "t")
+    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==")
+    (tmp_path / "r" / "t" / "routing_x.png").write_bytes(png)
+    data = ViewerData([tmp_path / "r"])
+    assert data.document("run/t")["plots"] == ["routing_x.png"]
+    assert data.file("t", "routing_x.png").read_bytes() == png
+    export(data, tmp_path / "site")
+    assert (tmp_path / "site" / "files" / "0" / "routing_x.png").read_bytes() == png
+    assert "data:image/png;base64," + base64.b64encode(png).decode() in export(data, tmp_path / "one.html").read_text()
