@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from titan_eval.cli.errors import exits_on_error, err_console
 from titan_eval.errors import UsageError
+
+if TYPE_CHECKING:
+    from titan_eval.view import ViewerData
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DEFAULT_PORT = 8765
@@ -41,17 +44,17 @@ def view(
     _serve(data, host, port, open_browser)
 
 
-def _serve(data: "object", host: str, port: int, open_browser: bool) -> None:
+def _serve(data: "ViewerData", host: str, port: int, open_browser: bool) -> None:
     from titan_eval.view.server import ViewerServer
 
     if host not in LOCAL_HOSTS:
         err_console.print(f"[bold yellow]warning:[/] serving on {host}: every machine that can reach it can read "
                           "these runs (the viewer has no login)", highlight=False)
     try:
-        server = ViewerServer(data, host, port)  # type: ignore[arg-type]
+        server = ViewerServer(data, host, port)
     except OSError as err:
         raise UsageError(f"cannot listen on {host}:{port}: {err.strerror or err}; pick another --port") from err
-    n = len(data.run_ids())  # type: ignore[attr-defined]
+    n = len(data.run_ids())
     typer.echo(f"titan-eval view: {n} run(s) at {server.url}  (Ctrl-C stops)")
     if open_browser:
         import webbrowser

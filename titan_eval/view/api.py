@@ -49,6 +49,7 @@ class _Loaded:
     index: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     stored: Any = None
     samples_doc: Any = None
+    samples_text: str | None = None
 
 
 def _signature(folder: Path) -> tuple[Any, ...]:
@@ -165,6 +166,18 @@ class ViewerData:
         if len(ids) < 2:
             raise NotFoundError("a comparison needs two or more runs")
         return comparison(list(ids), [self._stored(i) for i in ids])
+
+    def document_text(self, path: str) -> str:
+        """`to_json(document(path))`; a run's samples document (the large one) is serialised once per version of
+        its files."""
+        parts = path.strip("/").split("/")
+        if parts[0] == "samples" and len(parts) == 2:
+            doc = self.document(path)
+            loaded = self._load(unquote(parts[1]))
+            if loaded.samples_text is None or loaded.samples_doc is not doc:
+                loaded.samples_text = to_json(doc)
+            return loaded.samples_text
+        return to_json(self.document(path))
 
     def document(self, path: str) -> Any:
         """The document a path names (module docstring); NotFoundError when it names none."""

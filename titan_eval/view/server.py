@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from titan_eval.errors import NotFoundError, TitanEvalError
 from titan_eval.view import static_files
-from titan_eval.view.api import ViewerData, to_json
+from titan_eval.view.api import ViewerData
 
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
@@ -56,7 +56,7 @@ class ViewerHandler(BaseHTTPRequestHandler):
                 body = static_files.read(name).encode()
                 kind = static_files.ASSET_TYPES["." + name.rsplit(".", 1)[1]]
             elif path.startswith("/api/"):
-                body, kind = to_json(data.document(path[len("/api/"):])).encode(), "application/json"
+                body, kind = data.document_text(path[len("/api/"):]).encode(), "application/json"
             elif path.startswith("/files/") and len(raw) == 4:
                 target = data.file(unquote(raw[2]), unquote(raw[3]))
                 body = target.read_bytes()
