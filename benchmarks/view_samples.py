@@ -8,7 +8,8 @@ RUN_DIR's lines (default: a fresh `titan-eval run arc_easy --mode ll,cot --model
 viewer and for a folder export opened from file://, each repeat loads the samples page in a fresh tab state:
   first rows   ms from navigation start to the first page of rows in the DOM (the page's own performance.now()
                mark: fetch or script-load of the document, JSON parse, building the 10,000 rows, rendering 100);
-               the served viewer's first load also builds the document on the server (reported apart: "cold")
+               the served viewer's first load right after the server starts is reported apart ("cold": the
+               server's warm-up thread, which imports the report code and builds the document, races it)
   filter       ms for "wrong answers" to apply (select change → rows re-rendered → layout forced)
   search       ms for a typed search term to apply (input event → rows → layout), the first search included
                (it lower-cases every row's text once)
@@ -82,7 +83,7 @@ def main() -> None:
                              " / ".join(f"{max(times[k]):.0f}" for k in ("first rows", "filter", "search"))])
     print(f"{machine()}; {args.n} samples; median of {args.repeats} loads (ms)")
     print(table(["viewer", "first rows", "filter (wrong)", "search", "worst: rows / filter / search"], rows))
-    print(f"served, cold (server builds the document on first request): first rows {cold:.0f} ms")
+    print(f"served, cold (opened as the server starts; its warm-up thread racing the request): first rows {cold:.0f} ms")
 
 
 if __name__ == "__main__":

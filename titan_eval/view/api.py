@@ -167,6 +167,16 @@ class ViewerData:
             raise NotFoundError("a comparison needs two or more runs")
         return comparison(list(ids), [self._stored(i) for i in ids])
 
+    def warm(self) -> None:
+        """Build the runs list and every run's samples document now (imports included), so the first page a
+        browser opens does not wait for them; errors are left for the request that meets them."""
+        try:
+            for row in self.runs():
+                if row.get("status") != "unreadable":
+                    self.document_text(doc_path("samples", row["id"]))
+        except TitanEvalError:
+            pass
+
     def document_text(self, path: str) -> str:
         """`to_json(document(path))`; a run's samples document (the large one) is serialised once per version of
         its files."""

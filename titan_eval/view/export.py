@@ -1,10 +1,12 @@
 """`titan-eval view --export`: the viewer as static files that open from disk with no server and no network.
 
-A folder export holds index.html, static/ (the page's files), data.js (every document of the exported runs:
-`window.TITAN_VIEW_DATA = {documents: {path: document as JSON text}, files: {run id: {name: url}}}`; each
-document stays a string until the page first asks for it — a browser scans a string literal far faster than it
-parses the same object literal, which keeps a 10,000-sample export's first page under a second) and files/ (the
-runs' plots). An OUT ending in `.html` is one self-contained file: scripts, stylesheet and data inlined, plots as data:
+A folder export holds index.html, static/ (the page's files), data.js (the documents of the exported runs but
+their sample pages: `window.TITAN_VIEW_DATA = {documents: {path: document as JSON text}, files: {run id: {name:
+url}}, shards: {run id: script}}`), data/samples-<n>.js (run n's sample pages, one script per run that the page
+loads when it first shows one of them: `Object.assign(window.TITAN_VIEW_DATA.documents, {path: text})`) and
+files/ (the runs' plots). Each document stays a string until the page first asks for it: a browser scans a string
+literal far faster than it parses the same object literal; with the shards, a 10,000-sample export's first page
+comes in well under a second. An OUT ending in `.html` is one self-contained file: scripts, stylesheet and data inlined, plots as data:
 URLs.
 """
 
@@ -17,7 +19,7 @@ from typing import Sequence
 
 from titan_eval.errors import UsageError
 from titan_eval.view import static_files
-from titan_eval.view.api import ViewerData, to_json
+from titan_eval.view.api import ViewerData, doc_path, to_json
 from titan_eval.view.runs_data import plots
 
 MIME = {".png": "image/png", ".svg": "image/svg+xml"}
@@ -34,9 +36,24 @@ def _documents(data: ViewerData, ids: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _data_script(documents: dict[str, str], files: dict[str, dict[str, str]]) -> str:
+def _data_script(documents: dict[str, str], files: dict[str, dict[str, str]],
+                 shards: dict[str, str] | None = None) -> str:
     """The JavaScript statement that hands the page its data (no `<` anywhere: safe inside a <script>)."""
-    return "window.TITAN_VIEW_DATA = " + to_json({"documents": documents, "files": files}) + ";"
+    return "window.TITAN_VIEW_DATA = " + to_json({"documents": documents, "files": files,
+                                                  "shards": shards or {}}) + ";"
+
+
+def _write_shards(documents: dict[str, str], ids: Sequence[str], out: Path) -> dict[str, str]:
+    """Move each run's sample pages out of `documents` into out/data/samples-<n>.js; returns {run id: script}."""
+    shards = {}
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    for n, run_id in enumerate(ids):
+        prefix = doc_path("sample", run_id) + "/"
+        mine = {p: documents.pop(p) for p in [p for p in documents if p.startswith(prefix)]}
+        shards[run_id] = f"data/samples-{n}.js"
+        (out / shards[run_id]).write_text("Object.assign(window.TITAN_VIEW_DATA.documents, " + to_json(mine)
+                                          + ");\n", encoding="utf-8")
+    return shards
 
 
 def export(data: ViewerData, out: Path, ids: Sequence[str] | None = None) -> Path:
@@ -69,6 +86,7 @@ def export(data: ViewerData, out: Path, ids: Sequence[str] | None = None) -> Pat
             (out / "files" / str(n)).mkdir(parents=True, exist_ok=True)
         for name in names:
             shutil.copyfile(folder / name, out / "files" / str(n) / name)
-    (out / "data.js").write_text(_data_script(documents, files) + "\n", encoding="utf-8")
+    shards = _write_shards(documents, ids, out)
+    (out / "data.js").write_text(_data_script(documents, files, shards) + "\n", encoding="utf-8")
     (out / "index.html").write_text(static_files.index_html('<script src="data.js"></script>'), encoding="utf-8")
     return out / "index.html"

@@ -5,7 +5,8 @@
     /api/<document path>       a document as JSON (api.ViewerData.document); 404 {"error"} when there is none
     /files/<run id>/<name>     a file of a found run (api.ViewerData.file): run.json, samples.jsonl, plots
 
-Any path with a `.` or `..` segment (raw or percent-encoded) is refused with 403 before anything is looked up.
+On start a daemon thread builds the runs list and every samples document (`ViewerData.warm`), so the first page
+opened does not wait for the imports and the rows. Any path with a `.` or `..` segment (raw or percent-encoded) is refused with 403 before anything is looked up.
 Responses carry a Content-Security-Policy that allows only the server's own scripts.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import mimetypes
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -94,6 +96,7 @@ class ViewerServer(ThreadingHTTPServer):
         self.data = data
         self.verbose = verbose
         super().__init__((host, port), ViewerHandler)
+        threading.Thread(target=data.warm, name="titan-view-warm", daemon=True).start()
 
     @property
     def url(self) -> str:

@@ -22,6 +22,8 @@ TV.get = function (path) {
       if (!TV.cache.has(path)) TV.cache.set(path, JSON.parse(docs[path]));  // stored as JSON text (export.py)
       return Promise.resolve(TV.cache.get(path));
     }
+    const shard = path.startsWith("sample/") && (TV.staticData.shards || {})[TV.decode(path.split("/")[1])];
+    if (shard && !TV.loaded.has(shard)) return TV.loadScript(shard).then(() => TV.get(path));
     return Promise.reject(new Error("not in this export: " + decodeURIComponent(path)));
   }
   return fetch("api/" + path, { cache: "no-store" }).then((resp) =>
@@ -29,6 +31,19 @@ TV.get = function (path) {
       if (!resp.ok) throw new Error(body && body.error ? body.error : resp.statusText);
       return body;
     }));
+};
+
+// A folder export's shard of sample pages (export.py): a script beside index.html, loaded once.
+TV.loaded = new Map();
+TV.loadScript = function (src) {
+  if (!TV.loaded.has(src)) TV.loaded.set(src, new Promise((resolve, reject) => {
+    const el = document.createElement("script");
+    el.src = src;
+    el.onload = resolve;
+    el.onerror = () => reject(new Error("cannot load " + src));
+    document.head.appendChild(el);
+  }));
+  return TV.loaded.get(src);
 };
 
 // URL of a file of a run (plots), or null when this export did not keep it.
