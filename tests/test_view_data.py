@@ -148,6 +148,7 @@ def test_export_writes_a_folder_and_a_single_html(data: ViewerData, tmp_path: Pa
     single = export(data, tmp_path / "one.html")
     text = single.read_text()
     assert "<script src=" not in text and 'href="static/' not in text and "http://" not in text.split("<body>")[0]
+    assert "Content-Security-Policy" in text and "script-src 'sha256-" in text and "unsafe-inline" not in text
 
 
 def test_export_cli_and_to_json_keep_markup_out_of_script_blocks(view_runs: Path, tmp_path: Path) -> None:
