@@ -1,6 +1,6 @@
 """Markup in a run shows as text and runs nothing: a run whose question, choices, trace, think prompt, doc id and
-run id carry script / event-handler payloads, viewed in headless Chromium both served (with its CSP) and as a
-single-file export from file:// (no CSP: only the text-node rendering protects it)."""
+run id carry script / event-handler payloads, viewed in headless Chromium served (with its CSP), as a single-file
+export (with its hash CSP) and as a folder export from file:// (no CSP: only the text-node rendering protects it)."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def driver() -> Iterator[Any]:
         yield d
 
 
-@pytest.fixture(scope="module", params=("served", "export-html"))
+@pytest.fixture(scope="module", params=("served", "export-html", "export-folder"))
 def base(request: pytest.FixtureRequest, evil_results: Path,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "served":
@@ -64,7 +64,8 @@ def base(request: pytest.FixtureRequest, evil_results: Path,
     from titan_eval.view import ViewerData
     from titan_eval.view.export import export
 
-    yield export(ViewerData([evil_results]), tmp_path_factory.mktemp("xss-export") / "evil.html").as_uri()
+    name = "evil.html" if request.param == "export-html" else "evil"
+    yield export(ViewerData([evil_results]), tmp_path_factory.mktemp("xss-export") / name).as_uri()
 
 
 def _nothing_ran(driver: Any) -> None:
@@ -96,7 +97,8 @@ def test_payloads_show_literally_and_run_nothing(driver: Any, base: str, evil_re
     assert _text(driver, "[data-testid=trace] [data-seg=trace]") == EVIL
     assert f"User: {EVIL}" in _text(driver, "[data-testid=trace] [data-seg=prompt]")
     assert PAYLOADS[1] in _text(driver, "[data-testid=choices]")
-    screenshot(driver, "xss-sample" + ("-export" if base.startswith("file:") else ""))
+    kind = "served" if base.startswith("http") else "folder" if base.endswith("/index.html") else "html"
+    screenshot(driver, f"xss-sample-{kind}")
     _nothing_ran(driver)
     from urllib.parse import quote
 
