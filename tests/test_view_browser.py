@@ -61,6 +61,11 @@ def test_runs_page_shows_run_json_numbers(driver: Any, site: tuple[str, str], vi
             ci = raw["titan_eval"]["tasks"][key]["ci95"][metric]
             assert h.find_element("css selector", ".ci").text == f"[{ci['low']:.4f}, {ci['high']:.4f}]"
     screenshot(driver, f"{name}-runs")
+    for run in ("mamba", "titan"):  # tick both, compare: the comparison page of the two
+        driver.find_element("css selector", f"[data-run={run}] [data-testid=pick]").click()
+    wait_for(driver, "[data-testid=compare-selected]").click()
+    wait_for(driver, 'body[data-page="compare"]')
+    assert "#/compare/mamba,titan" in driver.current_url
     assert not console_errors(driver)
 
 
@@ -97,7 +102,11 @@ def test_samples_page_filters_to_wrong_answers(driver: Any, site: tuple[str, str
     wrong_cot = str(sum(ln["acc"] == 0.0 and ln["mode"] == "cot" for ln in source))
     assert count.get_attribute("data-n") == wrong_cot
     open_page(driver, driver.current_url, "samples")  # the deep link restores the filters
-    assert wait_for(driver, "[data-testid=samples-count]").get_attribute("data-n") == wrong_cot
+    count = wait_for(driver, "[data-testid=samples-count]")
+    assert count.get_attribute("data-n") == wrong_cot
+    wait_for(driver, "[data-testid=filter-forced]").click()
+    assert count.get_attribute("data-n") == str(sum(ln["acc"] == 0.0 and ln["mode"] == "cot"
+                                                    and ln["think"]["stop_reason"] == "forced" for ln in source))
     assert not console_errors(driver)
 
 

@@ -172,3 +172,13 @@ def test_telemetry_plots_are_served_and_exported(view_runs: Path, tmp_path: Path
     export(data, tmp_path / "site")
     assert (tmp_path / "site" / "files" / "0" / "routing_x.png").read_bytes() == png
     assert "data:image/png;base64," + base64.b64encode(png).decode() in export(data, tmp_path / "one.html").read_text()
+
+
+def test_k_traces_per_document_are_all_shown(shared: Path, tmp_path: Path) -> None:
+    done = invoke("run", "arc_easy", "--cot", "--model", "titan-tiny", "--data-dir", str(shared / "data"), "--limit",
+                  "2", "--think-budget", "6", "--samples", "2", "--temperature", "0.8", "--output", str(tmp_path / "k"))
+    assert done.returncode == 0, (done.stdout, done.stderr, done.exception)
+    line = lines(tmp_path / "k")[0]
+    doc = ViewerData([tmp_path]).document(f"sample/k/arc_easy_cot/{line['doc_id']}")
+    assert [t["segments"][2]["text"] for t in doc["traces"]] == [s["text"] for s in line["think"]["samples"]]
+    assert doc["row"]["think"] == sum(s["length"] for s in line["think"]["samples"])
