@@ -50,13 +50,22 @@ def test_runs_rows_show_run_json_headline_numbers(data: ViewerData, view_runs: P
 
 
 def test_run_table_is_the_table_titan_eval_run_prints(data: ViewerData, view_runs: Path) -> None:
-    doc = data.document("run/titan")
-    record = RunRecord.from_json(json.loads((view_runs / "titan" / "run.json").read_text()))
-    assert doc["printed"] == markdown_summary(record)
-    shown = [[row[c] for c in doc["table"]["columns"]] for row in doc["table"]["rows"]]
-    assert shown == _markdown_cells(markdown_summary(record))
-    assert [t["key"] for t in doc["think"]] == ["arc_easy_cot"] and doc["think"][0]["stats"]["n"] == 12
-    assert doc["lines"] == 24 and doc["raw"]["titan_eval"]["run_id"] == doc["row"]["run_id"]
+    for run in ("titan", "mamba"):
+        doc = data.document(f"run/{run}")
+        record = RunRecord.from_json(json.loads((view_runs / run / "run.json").read_text()))
+        assert doc["printed"] == markdown_summary(record)
+        shown = [[row[c] for c in doc["table"]["columns"]] for row in doc["table"]["rows"]]
+        assert shown == _markdown_cells(markdown_summary(record))
+        assert [t["key"] for t in doc["think"]] == ["arc_easy_cot"] and doc["think"][0]["stats"]["n"] == 12
+        assert doc["lines"] == 24 and doc["raw"]["titan_eval"]["run_id"] == doc["row"]["run_id"]
+
+
+def test_printed_cells_keep_tabulates_text_and_drop_the_note() -> None:
+    from titan_eval.view.runs_data import printed_cells
+
+    text = "| task | value |\n|------|-------|\n| a    |  0.25 |\n\nRows with clusters: a note | with a bar"
+    assert printed_cells(text) == (["task", "value"], [{"task": "a", "value": "0.25"}])
+    assert printed_cells("(no results)") == ([], [])
 
 
 def test_samples_rows_follow_the_lines(data: ViewerData, view_runs: Path) -> None:

@@ -40,24 +40,6 @@ def summary_rows(record: RunRecord) -> list[dict[str, Any]]:
     return rows
 
 
-def summary_cells(record: RunRecord) -> tuple[list[str], list[dict[str, str]]]:
-    """`summary_rows` as text cells with the values `markdown_summary` formats (4 decimals; "N/A" where none):
-    (columns, rows of {column: text}); `clusters` is a column only when some key has clusters. The viewer's
-    run table."""
-    rows = summary_rows(record)
-    clustered = any(r["clusters"] is not None for r in rows)
-    columns = ["task", "mode", "metric", "value", "stderr", "ci95", "n"] + (["clusters"] if clustered else [])
-    cells = []
-    for r in rows:
-        stderr = r["stderr"]
-        cells.append({"task": str(r["task"]), "mode": str(r["mode"]), "metric": str(r["metric"]),
-                      "value": f"{r['value']:.4f}",
-                      "stderr": "N/A" if stderr is None or stderr != stderr else f"{stderr:.4f}",
-                      "ci95": r["ci95"] or "N/A", "n": str(r["n"]),
-                      "clusters": "" if r["clusters"] is None else str(int(r["clusters"]))})
-    return columns, [{c: cell[c] for c in columns} for cell in cells]
-
-
 def markdown_summary(record: RunRecord) -> str:
     """The run's results as a GitHub-flavoured markdown table (plus one line explaining the clustered rows, if any)."""
     import pandas as pd

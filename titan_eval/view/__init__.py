@@ -1,7 +1,7 @@
 """`titan-eval view`: a read-only local web viewer for stored runs (docs/results-format.md).
 
 The viewer is a few static pages (`static/`, vanilla JS, no build step, no network) that read JSON documents; the
-documents are built here in Python with the same functions the CLI prints its tables with (`summary.summary_cells`
+documents are built here in Python with the same functions the CLI prints its tables with (`summary.markdown_summary`
 for a run, `report.compare_runs` for a comparison), so the pages show the CLI's numbers.
 
     ViewerData(roots)            the documents: runs, run/<id>, samples/<id>, sample/<id>/<key>/<doc>, compare/<a>,<b>

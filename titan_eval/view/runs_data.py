@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from titan_eval.records import RunRecord
-from titan_eval.summary import markdown_summary, summary_cells, summary_rows
+from titan_eval.summary import markdown_summary, summary_rows
 from titan_eval.view.samples_data import jsonable
 
 PLOT_SUFFIXES = (".png", ".svg")
@@ -60,6 +60,22 @@ def run_row(run_id: str, record: RunRecord, folder: Path) -> dict[str, Any]:
     })
 
 
+def printed_cells(markdown: str) -> tuple[list[str], list[dict[str, str]]]:
+    """A printed github-markdown table as (column titles, rows of {title: cell text}), the cells exactly as printed
+    (tabulate's number formatting included: `0.25`, not `0.2500`); text after the table (a note) is left out."""
+    table = []
+    for line in markdown.splitlines():
+        if not line.startswith("|"):
+            if table:
+                break
+            continue
+        table.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+    if len(table) < 2:
+        return [], []
+    columns = table[0]
+    return columns, [dict(zip(columns, row)) for row in table[2:]]
+
+
 def plots(folder: Path) -> list[str]:
     """Names of the plot files a run folder holds (telemetry: `titan-eval run --telemetry`)."""
     return sorted(p.name for p in folder.iterdir() if p.is_file() and p.suffix.lower() in PLOT_SUFFIXES)
@@ -79,11 +95,11 @@ def think_charts(record: RunRecord) -> list[dict[str, Any]]:
 
 def run_page(run_id: str, record: RunRecord, raw: Mapping[str, Any], folder: Path, n_lines: int,
              skipped: int) -> dict[str, Any]:
-    """{row, table: {columns, rows}, printed (the markdown `titan-eval run` prints), think, plots, lines,
+    """{row, table: {columns, rows} (the cells of `printed`), printed (the markdown `titan-eval run` prints), think, plots, lines,
     skipped_lines, raw (the whole run.json)}."""
-    columns, rows = summary_cells(record)
+    printed = markdown_summary(record)
+    columns, rows = printed_cells(printed)
     return jsonable({
-        "row": run_row(run_id, record, folder), "table": {"columns": columns, "rows": rows},
-        "printed": markdown_summary(record), "think": think_charts(record), "plots": plots(folder),
+        "row": run_row(run_id, record, folder), "table": {"columns": columns, "rows": rows}, "printed": printed, "think": think_charts(record), "plots": plots(folder),
         "lines": n_lines, "skipped_lines": skipped, "raw": raw,
     })
