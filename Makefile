@@ -13,7 +13,7 @@ SHARED ?= $(abspath ../shared)
 $(BIN)/titan-eval: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet "torch==$(TORCH_VERSION)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,view]"
 	$(BIN)/python -m titan_eval.lm_eval_hook --install
 	touch $@
 

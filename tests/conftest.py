@@ -37,3 +37,12 @@ os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WO
 @pytest.fixture(autouse=True)
 def _deterministic() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def view_runs(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A results folder with real ll + cot runs of titan-tiny and mamba-tiny on arc_easy (tests/view_helpers.py);
+    made once per session (per xdist worker)."""
+    from view_helpers import make_runs
+
+    return make_runs(tmp_path_factory.mktemp("view-results"), shared / "data")

@@ -44,7 +44,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = zipfile.ZipFile(wheel).namelist()
     for needed in ("titan_eval/_bundled/model/titan-tiny.yaml", "titan_eval/_bundled/tasks/titan_sample.yaml",
                    "titan_eval/_bundled/tasks/titan_data.py", "titan_eval/_bundled/tasks/sample/titan_sample.jsonl",
-                   "titan_eval/_bundled/tasks/reasoning85/suite.jsonl", "titan_eval/_bundled/build.json"):
+                   "titan_eval/_bundled/tasks/reasoning85/suite.jsonl", "titan_eval/_bundled/build.json",
+                   "titan_eval/view/static/index.html", "titan_eval/view/static/main.js",
+                   "titan_eval/view/static/viewer.css"):
         assert needed in names, f"{needed} missing from {wheel.name}"
     venv = root / "venv"
     made = _run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=root)
@@ -114,3 +116,17 @@ def test_run_an_arc_task_from_release_files(installed: Path, elsewhere: Path) ->
     assert run["results"]["arc_easy"]["alias"] == "arc_easy"
     assert [json.loads(x)["doc_id"] for x in (out / "samples.jsonl").read_text().splitlines()] == list(range(6))
     assert not (elsewhere / "results").exists()  # --output wins
+
+
+def test_view_export_works_from_the_wheel(installed: Path, elsewhere: Path) -> None:
+    from report_helpers import write_run
+
+    write_run(elsewhere / "results" / "r", {"t": {"acc": [1.0, 0.0, 1.0]}})
+    proc = _run(installed / "bin" / "titan-eval", "view", "--export", "site", "results", cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert "exported 1 run(s)" in proc.stdout
+    for name in ("index.html", "data.js", "static/main.js", "static/viewer.css"):
+        assert (elsewhere / "site" / name).is_file(), name
+    single = _run(installed / "bin" / "titan-eval", "view", "--export", "one.html", "results", cwd=elsewhere)
+    assert single.returncode == 0, single.stderr
+    assert "TV.runsPage" in (elsewhere / "one.html").read_text()

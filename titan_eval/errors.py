@@ -34,6 +34,10 @@ class IncomparableRunsError(UsageError):
     """Two stored runs cannot be compared (different data, prompts, mode, doc sets, scorer versions)."""
 
 
+class NotFoundError(UsageError):
+    """A viewer path (`titan-eval view`) names no run, sample, comparison or file it serves."""
+
+
 class ModelError(TitanEvalError):
     """The model could not be built or run (bad config, NaN logits, missing optional kernel)."""
 

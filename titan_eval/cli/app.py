@@ -58,6 +58,7 @@ COMMAND_MODULES = (
     "titan_eval.cli.probe_cmd",
     "titan_eval.cli.suite_cmd",
     "titan_eval.cli.sweep_cmd",
+    "titan_eval.cli.view_cmd",
 )
 
 

@@ -126,6 +126,15 @@ class Comparison:
 
     def to_markdown(self) -> str:
         """The wide table (one line per row) followed by the method legend and notes."""
+        table = pd.DataFrame(self.table_lines()).to_markdown(index=False, disable_numparse=True)
+        return "\n".join([table, "", *self.legend(), *(f"- {n}" for n in self.notes)]) + "\n"
+
+    def legend(self) -> list[str]:
+        """The method legend printed under the table."""
+        return _legend(self)
+
+    def table_lines(self) -> list[dict[str, str]]:
+        """The wide table's text cells, one {column title: text} per row, as `to_markdown` prints them."""
         group_col = self.config.by or "group"
         clustered = any(row.cluster_key for row in self.rows)
         lines = []
@@ -143,9 +152,7 @@ class Comparison:
                 if i > 0:
                     line[f"Δ {cell.run}"] = _delta_text(cell)
             lines.append(line)
-        table = pd.DataFrame(lines).to_markdown(index=False, disable_numparse=True)
-        legend = _legend(self)
-        return "\n".join([table, "", *legend, *(f"- {n}" for n in self.notes)]) + "\n"
+        return lines
 
 
 def _nan_none(x: float | None) -> float | None:
