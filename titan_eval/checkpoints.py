@@ -24,7 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from titan_eval.errors import CheckpointError
-from titan_eval.hashing import sha256_file
+from titan_eval.file_digests import file_sha256
 from titan_eval.pickle_globals import imported_globals, pickle_bytes
 from titan_eval.textfiles import one_line
 
@@ -77,9 +77,10 @@ def locate(spec: str | Path) -> CheckpointFiles:
     else:
         weights = (path,)
     digest = hashlib.sha256()
-    for w in weights:
-        digest.update(sha256_file(w).encode())
-    sha = sha256_file(weights[0]) if len(weights) == 1 else digest.hexdigest()
+    shas = [file_sha256(w) for w in weights]
+    for one in shas:
+        digest.update(one.encode())
+    sha = shas[0] if len(weights) == 1 else digest.hexdigest()
     return CheckpointFiles(weights=weights, config=config, sha256=sha)
 
 

@@ -84,3 +84,12 @@ def expand(path: str, base: Path | None = None) -> str:
     if base is not None and not os.path.isabs(out) and (base / out).exists():
         return str((base / out).resolve())
     return out
+
+
+def cache_dir() -> Path:
+    """Where titan-eval keeps derived, rebuildable files: `$TITAN_EVAL_CACHE`, else `$XDG_CACHE_HOME/titan-eval`,
+    else `~/.cache/titan-eval` (the catalogue index, checkpoint digests)."""
+    if os.environ.get("TITAN_EVAL_CACHE"):
+        return Path(os.environ["TITAN_EVAL_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "titan-eval"

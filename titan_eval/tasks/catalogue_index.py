@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from titan_eval.paths import cache_dir
+
 from titan_eval.errors import TitanEvalError
 from titan_eval.textfiles import one_line
 
@@ -42,14 +44,6 @@ class CatalogueEntry:
     output_type: str | None
     yaml_path: str | None
     members: tuple[str, ...] = ()
-
-
-def cache_dir() -> Path:
-    """Where titan-eval keeps derived, rebuildable files (module docstring)."""
-    if os.environ.get("TITAN_EVAL_CACHE"):
-        return Path(os.environ["TITAN_EVAL_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "titan-eval"
 
 
 def _lm_eval_identity() -> tuple[str, str]:
