@@ -84,3 +84,26 @@ def test_plan_command_from_a_rate_a_run_and_a_paired_run(tmp_path: Path, monkeyp
     assert _main(monkeypatch, "plan", "--baseline", "1.5") == 2
     assert _main(monkeypatch, "plan", "--baseline", "0.6", "--rule", "regression") == 2
     assert "true drop above the margin" in capsys.readouterr().err
+
+
+def test_plan_for_avg_at_k_takes_the_rates_sd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """avg@K is a rate per document over K samples: without a paired run the plan assumes unrelated rates
+    (s_d = √2 × the baseline's SD over documents); with one it measures s_d from the paired differences."""
+    rng = np.random.default_rng(5)
+    rates = rng.integers(0, 5, size=120) / 4  # K = 4 samples per document
+    moved = np.clip(rates + rng.choice([-0.25, 0.0, 0.25], size=120, p=[0.1, 0.8, 0.1]), 0, 1)
+    base = write_run(tmp_path / "b", {"gsm8k": {"exact_match_avg@4": list(rates)}})
+    cand = write_run(tmp_path / "c", {"gsm8k": {"exact_match_avg@4": list(moved)}})
+    args = ["plan", "--baseline", str(base), "--metric", "exact_match_avg@4", "--max-drop", "0.05"]
+    assert _main(monkeypatch, *args) == 0
+    out = capsys.readouterr().out
+    sd = math.sqrt(2.0) * float(np.std(rates, ddof=1))
+    assert f"s_d = {sd:.4g} (assumed unrelated" in out
+    assert f"| {continuous_n(sd, PlanSetting(0.05)):,} | 120 |" in out
+    assert _main(monkeypatch, *args, "--paired", str(cand)) == 0
+    out = capsys.readouterr().out
+    measured = float(np.std(moved - rates, ddof=1))
+    assert f"s_d = {measured:.4g} (paired run (120 docs))" in out
+    assert f"| {continuous_n(measured, PlanSetting(0.05)):,} | 120 |" in out
+    assert measured < sd  # a checkpoint's rates move less than unrelated ones: the assumption is on the safe side

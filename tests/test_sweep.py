@@ -214,3 +214,24 @@ def test_the_plot_is_a_png_of_the_expected_size(swept: tuple[Path, Path, Path], 
         head = path.read_bytes()[:24]
         assert head[:8] == b"\x89PNG\r\n\x1a\n"
         assert struct.unpack(">II", head[16:24]) == (WIDTH, HEIGHT)
+
+
+def test_a_cot_sweep_carries_its_think_settings_to_every_step(tmp_path: Path) -> None:
+    """`--cot --think-budget` (the run options a sweep shares) reach every step's run; another budget on a re-run is
+    refused as a different sweep."""
+    ckpts = tmp_path / "ckpt"
+    make_checkpoints(ckpts, [10, 20])
+    out = tmp_path / "sweep"
+    args = ["sweep", "titan_sample", "--model", "titan-tiny", "--checkpoints", str(ckpts), "--limit", "3", "--cot",
+            "--output", str(out), "--settle", "0", "--device", "cpu", "-q"]
+    done = invoke(*args, "--think-budget", "4")
+    assert done.returncode == 0, done.stderr
+    for step in (10, 20):
+        raw = json.loads((out / f"step_{step:010d}" / "run.json").read_text())
+        assert raw["titan_eval"]["options"]["modes"] == ["cot"]
+        assert raw["titan_eval"]["options"]["think"] == {"think_budget": 4}
+        assert "titan_sample_cot" in raw["results"]
+        lines = [json.loads(x) for x in (out / f"step_{step:010d}" / "samples.jsonl").read_text().splitlines()]
+        assert lines and all(ln["mode"] == "cot" and ln["think"]["length"] <= 4 for ln in lines)
+    other = invoke(*args, "--think-budget", "8")
+    assert other.returncode == 2 and "think" in other.stderr

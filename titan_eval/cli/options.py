@@ -33,3 +33,42 @@ DataDirOpt = Annotated[Optional[str], typer.Option(help="Folder of the original 
 LimitOpt = Annotated[Optional[int], typer.Option(help="Score N docs per task.", rich_help_panel=SELECT_PANEL)]
 StratifyOpt = Annotated[bool, typer.Option("--stratify", help="With --limit: a seeded stratified sample.",
                                            rich_help_panel=SELECT_PANEL)]
+
+THINK_PANEL = "Think mode (cot)"
+
+CotOpt = Annotated[bool, typer.Option("--cot", help="Think, then answer (= --mode cot).", rich_help_panel=THINK_PANEL)]
+ModeOpt = Annotated[Optional[str], typer.Option(help="ll, cot, or ll,cot for both.", rich_help_panel=THINK_PANEL)]
+ThinkBudgetOpt = Annotated[int, typer.Option(help="Think tokens before a forced close.", rich_help_panel=THINK_PANEL)]
+MinThinkOpt = Annotated[int, typer.Option(help="Closer and EOS banned before this.", rich_help_panel=THINK_PANEL)]
+TemperatureOpt = Annotated[float, typer.Option(help="0 = greedy; > 0 samples (seeded).", rich_help_panel=THINK_PANEL)]
+TopPOpt = Annotated[float, typer.Option(help="Nucleus mass when sampling.", rich_help_panel=THINK_PANEL)]
+TopKOpt = Annotated[int, typer.Option(help="Keep the k best tokens (0 = all).", rich_help_panel=THINK_PANEL)]
+SamplesOpt = Annotated[int, typer.Option(help="K traces or answers per doc (T > 0).", rich_help_panel=THINK_PANEL)]
+PassKOpt = Annotated[Optional[str], typer.Option(help="With --samples K: pass@k for k=1,4,…",
+                                                 rich_help_panel=THINK_PANEL)]
+DeterministicOpt = Annotated[bool, typer.Option("--deterministic", help="One request per model call: bits "
+                                                "independent of --batch-size.", rich_help_panel=MODEL_PANEL)]
+IncludePathOpt = Annotated[Optional[str], typer.Option(help="Your task folder (its YAMLs can import Python).",
+                                                       rich_help_panel=SELECT_PANEL)]
+
+
+def modes_of(cot: bool, mode: Optional[str]) -> tuple[str, ...]:
+    """The run modes `--cot` / `--mode` name; `UsageError` when they contradict each other."""
+    from titan_eval.errors import UsageError
+
+    modes = tuple((mode or ("cot" if cot else "ll")).split(","))
+    if cot and mode and "cot" not in modes:
+        raise UsageError("--cot contradicts --mode")
+    return modes
+
+
+def ints_of(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
+    """"1,4,8" → (1, 4, 8); `UsageError` naming `option` for anything else."""
+    from titan_eval.errors import UsageError
+
+    if text is None:
+        return None
+    try:
+        return tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise UsageError(f"{option} takes whole numbers separated by commas, not {text!r}") from None

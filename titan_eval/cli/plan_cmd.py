@@ -2,6 +2,8 @@
 
 The baseline is a stored run (its accuracy per result key) or a rate; the discordance ψ (how many documents change
 between baseline and candidate) is given, measured from a paired run, or assumed from the rate (independent errors).
+A sampled metric (avg@K, pass@k: a rate per document over K samples) plans with the SD of the paired differences,
+measured from a paired run or, without one, assumed as √2 × the baseline's SD over documents (unrelated rates).
 The α per check is --alpha split over the planned checks, as the gate splits it."""
 
 from __future__ import annotations
@@ -24,6 +26,12 @@ def _rate(text: str) -> float | None:
     if not 0.0 <= value <= 1.0 or math.isnan(value):
         raise UsageError(f"a baseline rate must lie in [0, 1], got {text}")
     return value
+
+
+def _is_sampled(metric: str) -> bool:
+    """A per-document rate over K sampled answers: `<m>_avg@K` or `<m>_pass@k` (tasks.sampled_metrics)."""
+    name = metric.split(",")[0]
+    return any(tag in name for tag in ("_avg@", "_pass@"))
 
 
 def _rows(baseline: str, metrics: tuple[str, ...], tasks: tuple[str, ...] | None, paired: Path | None,
@@ -64,6 +72,11 @@ def _rows(baseline: str, metrics: tuple[str, ...], tasks: tuple[str, ...] | None
                            sd=float(d.std(ddof=1)) if d.size > 1 else None)
             elif binary:
                 row.update(psi=discordance, source="given" if discordance is not None else "assumed 2p(1-p)")
+            elif _is_sampled(metric) and base_arr.size > 1:
+                # a per-document rate over K samples (avg@K, pass@k): without a paired run, take the candidate's
+                # rates unrelated to the baseline's, as 2p(1-p) does for 0/1 metrics: Var(d) = 2·Var(rate)
+                row.update(psi=None, sd=math.sqrt(2.0) * float(base_arr.std(ddof=1)),
+                           source="assumed unrelated: √2 × the run's SD over documents")
             else:
                 raise UsageError(f"{key}/{metric} is not a 0/1 metric: give --paired RUN to measure the SD of the "
                                  f"per-document differences")

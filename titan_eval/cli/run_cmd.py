@@ -10,9 +10,11 @@ import typer
 from rich.console import Console
 
 from titan_eval.cli.errors import exits_on_error
-from titan_eval.cli.options import (MODEL_PANEL, SELECT_PANEL, BatchOpt, CheckpointOpt, DataDirOpt, DeviceOpt,
-                                    DtypeOpt, KernelsOpt, LimitOpt, ModelOpt, SeedOpt, StratifyOpt, TokenizerOpt,
-                                    TrustOpt)
+from titan_eval.cli.options import (MODEL_PANEL, SELECT_PANEL, THINK_PANEL, BatchOpt, CheckpointOpt, CotOpt,
+                                    DataDirOpt, DeterministicOpt, DeviceOpt, DtypeOpt, IncludePathOpt, KernelsOpt,
+                                    LimitOpt, MinThinkOpt, ModelOpt, ModeOpt, PassKOpt, SamplesOpt, SeedOpt,
+                                    StratifyOpt, TemperatureOpt, ThinkBudgetOpt, TokenizerOpt, TopKOpt, TopPOpt,
+                                    TrustOpt, ints_of, modes_of)
 from titan_eval.cards import ModelCard, load_card
 from titan_eval.chat_templates import CHAT_TEMPLATES
 from titan_eval.errors import RankFailure, UsageError
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
     from titan_eval.run_lock import RunLock
 
 console = Console(stderr=True)
-SELECT, THINK, PROMPT, NATIVE, OUT = SELECT_PANEL, "Think mode (cot)", "Prompt", "Native suites", "Output"
+SELECT, THINK, PROMPT, NATIVE, OUT = SELECT_PANEL, THINK_PANEL, "Prompt", "Native suites", "Output"
 CODE = "Code tasks"  # humaneval, mbpp …: model-written programs run in a sandbox (titan_eval.code)
 LM_EVAL = "lm-eval prompt"  # lm-eval's own prompt options (same names and meaning)
 """`run --help` panels (with `MODEL_PANEL`); help strings stay short enough for 80 columns."""
@@ -42,26 +44,23 @@ def run_command(
     batch_size: BatchOpt = 8,
     no_prefix_reuse: Annotated[bool, typer.Option("--no-prefix-reuse", help="Score every choice's full row.",
                                                   rich_help_panel=MODEL_PANEL)] = False,
-    deterministic: Annotated[bool, typer.Option("--deterministic", help="One request per model call: bits "
-                                                "independent of --batch-size.", rich_help_panel=MODEL_PANEL)] = False,
+    deterministic: DeterministicOpt = False,
     data_dir: DataDirOpt = None,
-    include_path: Annotated[Optional[str], typer.Option(help="Your task folder (its YAMLs can import Python).",
-                                                        rich_help_panel=SELECT)] = None,
+    include_path: IncludePathOpt = None,
     limit: LimitOpt = None,
     stratify: StratifyOpt = False,
     seed: SeedOpt = 0,
-    cot: Annotated[bool, typer.Option("--cot", help="Think, then answer (= --mode cot).", rich_help_panel=THINK)] = False,
-    mode: Annotated[Optional[str], typer.Option(help="ll, cot, or ll,cot for both.", rich_help_panel=THINK)] = None,
-    think_budget: Annotated[int, typer.Option(help="Think tokens before a forced close.", rich_help_panel=THINK)] = 256,
-    min_think: Annotated[int, typer.Option(help="Closer and EOS banned before this.", rich_help_panel=THINK)] = 0,
-    temperature: Annotated[float, typer.Option(help="0 = greedy; > 0 samples (seeded).", rich_help_panel=THINK)] = 0.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus mass when sampling.", rich_help_panel=THINK)] = 1.0,
-    top_k: Annotated[int, typer.Option(help="Keep the k best tokens (0 = all).", rich_help_panel=THINK)] = 0,
+    cot: CotOpt = False,
+    mode: ModeOpt = None,
+    think_budget: ThinkBudgetOpt = 256,
+    min_think: MinThinkOpt = 0,
+    temperature: TemperatureOpt = 0.0,
+    top_p: TopPOpt = 1.0,
+    top_k: TopKOpt = 0,
     repetition_penalty: Annotated[float, typer.Option(help="Sign-aware; 1.0 = off.", rich_help_panel=THINK)] = 1.0,
     penalty_window: Annotated[int, typer.Option(help="Tokens the penalty looks back.", rich_help_panel=THINK)] = 20,
-    samples: Annotated[int, typer.Option(help="K traces or answers per doc (T > 0).", rich_help_panel=THINK)] = 1,
-    pass_k: Annotated[Optional[str], typer.Option(help="With --samples K: pass@k for k=1,4,…",
-                                                  rich_help_panel=THINK)] = None,
+    samples: SamplesOpt = 1,
+    pass_k: PassKOpt = None,
     num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question (default: the task's).",
                                                        rich_help_panel=LM_EVAL)] = None,
     fewshot_seed: Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
@@ -104,9 +103,7 @@ def run_command(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.", rich_help_panel=OUT)] = False,
 ) -> None:
     """Evaluate MODEL on TASKS; write run.json + samples.jsonl; print a markdown table."""
-    modes = tuple((mode or ("cot" if cot else "ll")).split(","))
-    if cot and mode and "cot" not in modes:
-        raise UsageError("--cot contradicts --mode")
+    modes = modes_of(cot, mode)
     if resume and output and resume != output:
         raise UsageError("--resume DIR and --output name different folders")
     options = RunOptions(tasks=tuple(tasks), modes=modes, data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
@@ -114,7 +111,7 @@ def run_command(
                          resume=resume is not None, allow_invalid=allow_invalid, deterministic=deterministic,
                          include_path=include_path, num_fewshot=num_fewshot, fewshot_seed=fewshot_seed,
                          gen_kwargs=gen_kwargs, system_instruction=system_instruction,
-                         apply_chat_template=apply_chat_template, pass_k=_ints(pass_k, "--pass-k"),
+                         apply_chat_template=apply_chat_template, pass_k=ints_of(pass_k, "--pass-k"),
                          unsafe_code=unsafe_code, code_workers=code_workers, code_timeout=code_timeout,
                          think={"think_budget": think_budget, "min_think": min_think, "temperature": temperature,
                                 "top_p": top_p, "top_k": top_k, "repetition_penalty": repetition_penalty,
@@ -185,16 +182,6 @@ def _evaluate(dist: Dist, options: RunOptions, card: ModelCard, checkpoint: Opti
         typer.echo(markdown_summary(record))
     where = f" (gathered from {dist.world_size} ranks)" if dist.active else ""
     console.print(f"run stored in {run_dir}{where}", highlight=False)
-
-
-def _ints(text: Optional[str], option: str) -> Optional[tuple[int, ...]]:
-    """"1,4,8" → (1, 4, 8); `UsageError` naming `option` for anything else."""
-    if text is None:
-        return None
-    try:
-        return tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
-    except ValueError:
-        raise UsageError(f"{option} takes whole numbers separated by commas, not {text!r}") from None
 
 
 def resolve_template(template: str) -> str:

@@ -6,6 +6,7 @@ Exit codes: 0 ok; 1 the newest step fails `--gate-against`; 2 usage errors and i
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,8 +14,10 @@ import typer
 from rich.console import Console
 
 from titan_eval.cli.errors import exits_on_error
-from titan_eval.cli.options import (SELECT_PANEL, BatchOpt, DataDirOpt, DeviceOpt, DtypeOpt, KernelsOpt, LimitOpt,
-                                    ModelOpt, SeedOpt, StratifyOpt, TokenizerOpt, TrustOpt)
+from titan_eval.cli.options import (SELECT_PANEL, BatchOpt, CotOpt, DataDirOpt, DeterministicOpt, DeviceOpt, DtypeOpt,
+                                    IncludePathOpt, KernelsOpt, LimitOpt, MinThinkOpt, ModelOpt, ModeOpt, PassKOpt,
+                                    SamplesOpt, SeedOpt, StratifyOpt, TemperatureOpt, ThinkBudgetOpt, TokenizerOpt,
+                                    TopKOpt, TopPOpt, TrustOpt, ints_of, modes_of)
 from titan_eval.errors import GateRegression, ModelError, UsageError
 
 console = Console(stderr=True)
@@ -39,12 +42,25 @@ def sweep_command(
     trust_checkpoint: TrustOpt = False,
     kernels: KernelsOpt = "auto",
     batch_size: BatchOpt = 8,
+    deterministic: DeterministicOpt = False,
     data_dir: DataDirOpt = None,
+    include_path: IncludePathOpt = None,
     limit: LimitOpt = None,
     stratify: StratifyOpt = False,
     seed: SeedOpt = 0,
     num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question.",
                                                        rich_help_panel=SELECT)] = None,
+    fewshot_seed: Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
+                                                        rich_help_panel=SELECT)] = None,
+    cot: CotOpt = False,
+    mode: ModeOpt = None,
+    think_budget: ThinkBudgetOpt = 256,
+    min_think: MinThinkOpt = 0,
+    temperature: TemperatureOpt = 0.0,
+    top_p: TopPOpt = 1.0,
+    top_k: TopKOpt = 0,
+    samples: SamplesOpt = 1,
+    pass_k: PassKOpt = None,
     text: Annotated[Optional[str], typer.Option(help="bpb: the text file to score.", rich_help_panel=SELECT)] = None,
     window: Annotated[Optional[int], typer.Option(help="bpb: tokens per window (1024).",
                                                   rich_help_panel=SELECT)] = None,
@@ -79,8 +95,16 @@ def sweep_command(
         raise UsageError("--window must be at least 1 token")
     if settle < 0:
         raise UsageError("--settle must be at least 0")
-    options = RunOptions(tasks=tuple(tasks), data_dir=data_dir, limit=limit, stratify=stratify, seed=seed,
-                         batch_size=batch_size, num_fewshot=num_fewshot,
+    from titan_eval.think_options import ThinkOptions
+
+    given = {"think_budget": think_budget, "min_think": min_think, "temperature": temperature, "top_p": top_p,
+             "top_k": top_k, "samples": samples}
+    defaults = ThinkOptions()
+    think = {k: v for k, v in given.items() if v != getattr(defaults, k)}  # only what differs is the sweep's identity
+    options = RunOptions(tasks=tuple(tasks), modes=modes_of(cot, mode), data_dir=data_dir, limit=limit,
+                         stratify=stratify, seed=seed, batch_size=batch_size, num_fewshot=num_fewshot,
+                         fewshot_seed=fewshot_seed, deterministic=deterministic, include_path=include_path,
+                         pass_k=ints_of(pass_k, "--pass-k"), think=think,
                          native={k: v for k, v in {"text": text, "probes": probes, "window": window}.items()
                                  if v is not None})
     options.validate()
@@ -98,11 +122,18 @@ def sweep_command(
     def notice(line: str) -> None:
         console.print(f"note: {line}", highlight=False, soft_wrap=True)
 
+    started = time.perf_counter()
     with run_progress(console, quiet=quiet) as progress:
         outcome = run_sweep(config, progress, notice)
     console.print(f"sweep {folder}: {len(outcome.evaluated)} step(s) evaluated now, {outcome.builds} model "
-                  f"build(s), {len(outcome.record.complete())} complete", highlight=False, soft_wrap=True)
-    _report(folder, outcome, reference, metric, alpha, json_out, csv_out, gate_against, max_drop, gate_metric)
+                  f"build(s), {len(outcome.record.complete())} complete ({time.perf_counter() - started:.1f} s)",
+                  highlight=False, soft_wrap=True)
+    started = time.perf_counter()
+    try:
+        _report(folder, outcome, reference, metric, alpha, json_out, csv_out, gate_against, max_drop, gate_metric)
+    finally:
+        console.print(f"report (table, paired tests, plots): {time.perf_counter() - started:.1f} s", highlight=False,
+                      soft_wrap=True)
     if outcome.failed:
         step, message = next(iter(outcome.failed.items()))
         raise ModelError(f"{len(outcome.failed)} step(s) failed; step {step}: {message}")

@@ -179,6 +179,7 @@ def load_run(ref: str | Path) -> StoredRun:
         raise DataError(f"{samples_path}: missing; compare and gate pair per-document scores, so they need it")
     samples, lines = read_samples(samples_path)
     not_paired = pooled_groups(record, samples, lines)
+    not_paired.update(bpb_window_values(record, samples))
     return StoredRun(
         path=directory,
         label=record.run_id or directory.name,
@@ -213,6 +214,32 @@ def pooled_groups(record: RunRecord, samples: dict[str, dict[DocId, dict[str, An
         reasons = info.get("not_pooled")
         not_paired[result.key] = {str(k): str(v) for k, v in reasons.items()} if isinstance(reasons, Mapping) else {}
     return not_paired
+
+
+def bpb_window_values(record: RunRecord, samples: dict[str, dict[DocId, dict[str, Any]]]) -> dict[str, dict[str, str]]:
+    """Give each window line of a bpb result its share of the bpb as the field `bpb` (`suites.bpb.window_shares`:
+    their mean is the run's bpb) and of its NLL per token as `nll_per_token` (NLL_j · J / N tokens), so compare
+    and gate pair two runs' bpb window by window; returns {"bpb":
+    {bpb_<lang>: why not paired}} for per-language metrics (`titan-eval sweep` pairs those over their own
+    windows). Mutates `samples`; a run without a bpb result is left as it is."""
+    from titan_eval.suites.bpb import window_shares
+
+    result = record.result("bpb")
+    docs = samples.get("bpb")
+    if result is None or not docs or not _is_number(result.meta.get("bytes")):
+        return {}
+    ids = sorted(docs)
+    nll = [docs[d].get("nll") for d in ids]
+    if not all(_is_number(x) for x in nll):
+        return {}
+    shares = window_shares([float(x) for x in nll], int(result.meta["bytes"]))
+    tokens = result.meta.get("tokens")
+    per_token = [x * len(nll) / tokens for x in nll] if _is_number(tokens) and tokens else [None] * len(ids)
+    for doc_id, share, token_share in zip(ids, shares, per_token):
+        docs[doc_id] = {**docs[doc_id], "bpb": share, "nll_per_token": token_share}
+    langs = [metric_name(k) for k in result.metrics if k.startswith("bpb_") and "_stderr" not in k]
+    return {"bpb": {m: "a language's windows are a subset of the text's: `titan-eval sweep` pairs them"
+                    for m in langs}} if langs else {}
 
 
 def incomparable_reasons(base: StoredRun, cand: StoredRun, key: str, *, same_docs: bool = False) -> list[str]:

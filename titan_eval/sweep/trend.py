@@ -5,7 +5,8 @@ McNemar for 0/1 metrics, the seeded paired bootstrap otherwise), Holm-adjusted a
 Values and CIs are each run's own (`run.json` results and `titan_eval.tasks[key].ci95`). bpb has no per-document
 value in a run: its documents are the text's windows, window j's share x_j = NLL_j · J / (B · ln 2) (J windows,
 B the text's measured bytes), so mean(x) = bpb; its CI (normal over windows) and its paired tests use x, given
-at least MIN_WINDOWS windows (else bpb is shown without either).
+at least MIN_WINDOWS windows (else bpb is shown without either). A per-language `bpb_ℓ` (a `.jsonl` text with
+`lang` fields) does the same over ℓ's windows and bytes.
 
 Glossary:
     pair     (from step, to step): each step with its predecessor (`kind` previous) and with the reference
@@ -116,15 +117,29 @@ def _json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def bpb_shares(step: StepRun) -> np.ndarray | None:
-    """x [J]: each window's share of the step's bpb (module docstring); None when the run has no bpb."""
+def is_bpb_metric(key: str, metric: str) -> bool:
+    """bpb's overall metric or one of its per-language ones (`bpb_<lang>`)."""
+    return key == BPB and (metric == BPB or metric.startswith(BPB + "_"))
+
+
+def bpb_shares(step: StepRun, metric: str = BPB) -> np.ndarray | None:
+    """x [J]: each window's share of the step's bpb (module docstring), over all windows for `bpb` and over the
+    windows of language ℓ's texts for `bpb_ℓ` (B then ℓ's bytes); None when the run has no such metric."""
     result = step.record.result(BPB)
     docs = step.run.samples.get(BPB)
     if result is None or not docs:
         return None
-    n_bytes = int(result.meta["bytes"])
-    nll = np.array([float(docs[j]["nll"]) for j in sorted(docs)])
-    return nll * len(nll) / (n_bytes * math.log(2))
+    if metric == BPB:
+        lines, n_bytes = [docs[j] for j in sorted(docs)], int(result.meta["bytes"])
+    else:
+        lang = metric[len(BPB) + 1:]
+        entry = (result.meta.get("languages") or {}).get(lang)
+        if entry is None:
+            return None
+        lines, n_bytes = [docs[j] for j in sorted(docs) if docs[j].get("lang") == lang], int(entry["bytes"])
+    from titan_eval.suites.bpb import window_shares
+
+    return np.array(window_shares([float(line["nll"]) for line in lines], n_bytes))
 
 
 def step_values(step: StepRun, metrics: Sequence[str] | None = None) -> list[Value]:
@@ -140,8 +155,8 @@ def step_values(step: StepRun, metrics: Sequence[str] | None = None) -> list[Val
                 continue
             ci = cis.get(metric)
             low, high = (ci["low"], ci["high"]) if ci else (None, None)
-            if result.key == BPB and metric == BPB:
-                x = bpb_shares(step)
+            if is_bpb_metric(result.key, metric):
+                x = bpb_shares(step, metric)
                 low = high = None
                 if x is not None and x.size >= MIN_WINDOWS:
                     e = estimate(x)
@@ -177,11 +192,12 @@ def _pair_tests(a: StepRun, b: StepRun, wanted: set[tuple[str, str]], config: Co
             out.append({"key": row.key, "metric": row.metric, "delta": t.delta, "ci_low": t.ci_low,
                         "ci_high": t.ci_high, "n": t.n, "test": t.test, "p": t.p_value,
                         "higher": a.run.higher_better(row.key, row.metric)})
-    xa, xb = bpb_shares(a), bpb_shares(b)
-    if (BPB, BPB) in wanted and xa is not None and xb is not None and xa.size >= MIN_WINDOWS:
-        t = paired_test(xa, xb, alpha=config.alpha, n_resamples=config.n_resamples, seed=config.seed)
-        out.append({"key": BPB, "metric": BPB, "delta": t.delta, "ci_low": t.ci_low, "ci_high": t.ci_high, "n": t.n,
-                    "test": t.test, "p": t.p_value, "higher": False})
+    for key, metric in sorted(w for w in wanted if is_bpb_metric(*w)):
+        xa, xb = bpb_shares(a, metric), bpb_shares(b, metric)
+        if xa is not None and xb is not None and xa.size >= MIN_WINDOWS and xa.size == xb.size:
+            t = paired_test(xa, xb, alpha=config.alpha, n_resamples=config.n_resamples, seed=config.seed)
+            out.append({"key": key, "metric": metric, "delta": t.delta, "ci_low": t.ci_low, "ci_high": t.ci_high,
+                        "n": t.n, "test": t.test, "p": t.p_value, "higher": False})
     return out
 
 

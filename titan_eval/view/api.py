@@ -6,6 +6,8 @@ every path's answer). Path segments are encoded as JavaScript's encodeURICompone
     samples/<id>                    {id, keys, rows: [sample row]}  (samples_data.sample_row)
     sample/<id>/<key>/<doc>         the sample page                 (samples_data.sample_detail)
     compare/<id>,<id>[,<id>…]       the comparison (first = base)   (compare_data.comparison)
+    sweeps                          [sweep row]                     (sweep_data.sweep_row)
+    sweep/<id>                      a sweep's trend page            (sweep_data.sweep_page)
 
 Runs are found again on every `runs` request and each run is re-read when its run.json or samples.jsonl changed
 (size or mtime), so a reload shows new runs and a running run's new lines.
@@ -21,7 +23,7 @@ from typing import Any, Sequence
 from urllib.parse import quote, unquote
 
 from titan_eval.errors import NotFoundError, TitanEvalError
-from titan_eval.view.discover import FoundRun, find_runs
+from titan_eval.view.discover import FoundRun, find_runs, find_sweeps
 
 SAFE = "-_.!~*'()"  # what encodeURIComponent leaves as is
 SERVED_SUFFIXES = (".json", ".jsonl", ".md", ".png", ".svg")
@@ -69,6 +71,7 @@ class ViewerData:
     def __init__(self, roots: Sequence[Path]) -> None:
         self.roots = [Path(r) for r in roots]
         self._found: dict[str, FoundRun] = {}
+        self._sweeps: dict[str, FoundRun] = {}
         self._cache: dict[str, _Loaded] = {}
         self._lock = threading.Lock()
         self.refresh()
@@ -76,8 +79,10 @@ class ViewerData:
     def refresh(self) -> list[FoundRun]:
         """Find the runs again; returns them."""
         found = find_runs(self.roots)
+        sweeps = find_sweeps(self.roots)
         with self._lock:
             self._found = {r.id: r for r in found}
+            self._sweeps = {s.id: s for s in sweeps}
         return found
 
     def run_ids(self) -> list[str]:
@@ -160,6 +165,22 @@ class ViewerData:
         rule = lock_rule(result.meta if result is not None else None)
         return {"id": run_id, **sample_detail(line, fmt if isinstance(fmt, dict) else None, rule)}
 
+    def sweeps(self) -> list[dict[str, Any]]:
+        from titan_eval.view.sweep_data import sweep_row
+
+        self.refresh()
+        return [sweep_row(s.id, s.path) for s in self._sweeps.values()]
+
+    def sweep(self, sweep_id: str) -> dict[str, Any]:
+        from titan_eval.view.sweep_data import sweep_page
+
+        if sweep_id not in self._sweeps:
+            self.refresh()
+        found = self._sweeps.get(sweep_id)
+        if found is None:
+            raise NotFoundError(f"no sweep {sweep_id!r} among the sweeps found")
+        return sweep_page(sweep_id, found.path, {r.path.resolve(): r.id for r in self._found.values()})
+
     def compare(self, ids: Sequence[str]) -> dict[str, Any]:
         from titan_eval.view.compare_data import comparison
 
@@ -199,6 +220,10 @@ class ViewerData:
             return self.run(args[0]) if name == "run" else self.samples(args[0])
         if name == "sample" and len(args) == 3:
             return self.sample(*args)
+        if name == "sweeps" and not args:
+            return self.sweeps()
+        if name == "sweep" and len(args) == 1:
+            return self.sweep(args[0])
         if name == "compare" and len(args) == 1:
             return self.compare([unquote(p) for p in path.strip("/").split("/")[1].split(",")])
         raise NotFoundError(f"no viewer document {path!r}")
@@ -217,9 +242,10 @@ class ViewerData:
 
     def export_paths(self, ids: Sequence[str] | None = None) -> list[str]:
         """Every document path of the runs `ids` (default: all found): runs, each run, its samples and every
-        sample, and a comparison for each ordered pair of runs sharing a result key."""
+        sample, and a comparison for each ordered pair of runs sharing a result key; the sweeps list and each
+        sweep whose complete steps are all among `ids`."""
         ids = list(ids) if ids is not None else self.run_ids()
-        paths = ["runs"]
+        paths = ["runs", "sweeps"]
         keys = {}
         for run_id in ids:
             loaded = self._load(run_id)
@@ -230,7 +256,12 @@ class ViewerData:
             for b in ids:
                 if a != b and keys[a] & keys[b]:
                     paths.append("compare/" + ",".join(encode(x) for x in (a, b)))
-        return paths
+        return paths + [doc_path("sweep", s["id"]) for s in self.sweeps() if self._sweep_within(s["id"], ids)]
+
+    def _sweep_within(self, sweep_id: str, ids: Sequence[str]) -> bool:
+        """Whether every complete step's run of the sweep is among `ids` (an export of part of a folder)."""
+        page = self.sweep(sweep_id)
+        return all(st["run_id"] in ids for st in page["steps"] if st["status"] == "complete")
 
 
 def to_json(document: Any) -> str:

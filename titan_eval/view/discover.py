@@ -1,5 +1,6 @@
 """Finding runs: every folder holding a `run.json` below the given directories (recursively; a run folder's own
-sub-folders are not searched, symlinks are not followed)."""
+sub-folders are not searched, symlinks are not followed); and sweeps: every folder holding a `sweep.json` (its
+step runs are found as runs too)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Sequence
 from titan_eval.errors import UsageError
 
 RUN_FILE = "run.json"
+SWEEP_FILE = "sweep.json"
 
 
 @dataclass(frozen=True)
@@ -53,3 +55,26 @@ def find_runs(roots: Sequence[Path]) -> list[FoundRun]:
             seen.add(unique)
             out.append(FoundRun(unique, folder))
     return out
+
+
+def find_sweeps(roots: Sequence[Path]) -> list[FoundRun]:
+    """Every sweep folder below `roots`, named as runs are (relative path; `~2`… when two roots clash)."""
+    out: list[FoundRun] = []
+    seen: set[str] = set()
+    for root in roots:
+        base = root.resolve()
+        for folder, dirs, files in os.walk(base, followlinks=False):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if RUN_FILE in files:
+                dirs[:] = []
+            if SWEEP_FILE not in files:
+                continue
+            rel = Path(folder).relative_to(base).as_posix()
+            ident = base.name if rel == "." else rel
+            unique, n = ident, 1
+            while unique in seen:
+                n += 1
+                unique = f"{ident}~{n}"
+            seen.add(unique)
+            out.append(FoundRun(unique, Path(folder)))
+    return sorted(out, key=lambda f: f.id)

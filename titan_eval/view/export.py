@@ -28,10 +28,13 @@ MIME = {".png": "image/png", ".svg": "image/svg+xml"}
 def _documents(data: ViewerData, ids: Sequence[str]) -> dict[str, str]:
     """{path: the document as JSON text}; the runs list holds only the exported runs (a folder may hold more)."""
     out = {}
-    for path in data.export_paths(ids):
+    paths = data.export_paths(ids)
+    for path in paths:
         doc = data.document(path)
         if path == "runs":
             doc = [r for r in doc if r["id"] in set(ids)]
+        if path == "sweeps":
+            doc = [s for s in doc if doc_path("sweep", s["id"]) in paths]
         out[path] = to_json(doc)
     return out
 

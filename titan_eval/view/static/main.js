@@ -4,6 +4,7 @@
 TV.crumbs = function (route) {
   const nav = TV.clear(document.getElementById("crumbs"));
   const id = route.segments[0] ? TV.decode(route.segments[0]) : null;
+  if (route.page === "sweep" && id) TV.append(nav, [" / sweep ", TV.h("a", { href: TV.href("sweep", [id]) }, id)]);
   if (["run", "samples", "sample"].includes(route.page) && id) {
     TV.append(nav, [" / ", TV.h("a", { href: TV.href("run", [id]) }, id)]);
     if (route.page !== "run") TV.append(nav, [" / ", TV.h("a", { href: TV.href("samples", [id]) }, "samples")]);
@@ -28,7 +29,9 @@ TV.show = function () {
     return Promise.all(ids.map((id) => TV.get(TV.path("sample", id, seg[1], seg[2])).catch(() => null)))
       .then(render((docs) => TV.pairPage(app, ids, docs, seg[1], seg[2]))).catch(fail);
   }
-  return TV.get("runs").then(render((d) => TV.runsPage(app, d, route))).catch(fail);
+  if (route.page === "sweep") return TV.get(TV.path("sweep", seg[0])).then(render((d) => TV.sweepPage(app, d))).catch(fail);
+  return Promise.all([TV.get("runs"), TV.get("sweeps").catch(() => [])])
+    .then(render(([runs, sweeps]) => { TV.runsPage(app, runs, route); TV.append(app, [TV.sweepList(sweeps)]); })).catch(fail);
 };
 
 window.addEventListener("hashchange", TV.show);
