@@ -137,14 +137,13 @@ class HelixLM(LanguageModel):
 
     def set_kernel_policy(self, policy: str) -> None:
         """'auto' | 'torch' | 'kernel' for every Mamba mixer; recorded in `capabilities.kernels` when active."""
-        from titan_eval.models.ops.kernels import selective_scan_kernel
+        from titan_eval.models.ops.kernels import active_scan_kernels
 
         mixers = [b.attn.mixer for b in self.blocks if isinstance(b.attn, HelixMamba)]
         for mixer in mixers:
             mixer.kernel_policy = policy
         on_cuda = next(self.parameters()).is_cuda
-        active = bool(mixers) and selective_scan_kernel(policy, on_cuda) is not None
-        self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
+        self.capabilities = self.capabilities.with_kernels(active_scan_kernels(policy, on_cuda) if mixers else ())
 
     def head(self, hidden: Tensor, out: Tensor | None = None) -> Tensor:
         """Final norm and head, position-wise: [..., d] → logits [..., V] (into `out` when given)."""

@@ -99,7 +99,8 @@ class Mamba2Mixer(nn.Module):
                           C.contiguous(), D, None, None, False, True)
             h = h.float()
         else:
-            y, h = selective_scan_ref(x, delta, A, B, C, D, None if state is None else state.ssm)
+            y, h = selective_scan_ref(x, delta, A, B, C, D, None if state is None else state.ssm,
+                                      cpu_kernel=self.kernel_policy != "torch")
         y = self.norm(y.transpose(1, 2), z)  # (B, L, d_inner)
         return self.out_proj(y.to(u.dtype)), MixerState(conv=window, ssm=h)
 

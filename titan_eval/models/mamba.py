@@ -152,10 +152,9 @@ class MambaLM(LanguageModel):
         for layer in self.backbone.layers:
             layer.mixer.kernel_policy = policy
         on_cuda = next(self.parameters()).is_cuda
-        from titan_eval.models.ops.kernels import selective_scan_kernel
+        from titan_eval.models.ops.kernels import active_scan_kernels
 
-        active = selective_scan_kernel(policy, on_cuda) is not None
-        self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
+        self.capabilities = self.capabilities.with_kernels(active_scan_kernels(policy, on_cuda))
 
     def head(self, hidden: Tensor, out: Tensor | None = None) -> Tensor:
         """Final norm and (tied) head, position-wise: [..., d_model] → logits [..., V] (into `out` when given)."""

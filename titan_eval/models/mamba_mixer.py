@@ -85,6 +85,7 @@ class MambaMixer(nn.Module):
                           self.D.float(), None, None, False, True)
             h = h.float()
         else:
-            y, h = selective_scan_ref(x, delta, A, B, C, self.D, None if state is None else state.ssm)
+            y, h = selective_scan_ref(x, delta, A, B, C, self.D, None if state is None else state.ssm,
+                                      cpu_kernel=self.kernel_policy != "torch")
         y = y * F.silu(z)
         return self.out_proj(y.transpose(1, 2).to(u.dtype)), MixerState(conv=window, ssm=h)

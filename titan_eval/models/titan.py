@@ -172,13 +172,12 @@ class TitanLM(LanguageModel):
 
     def set_kernel_policy(self, policy: str) -> None:
         """'auto' | 'torch' | 'kernel' for every mixer; recorded in `capabilities.kernels` when active."""
-        from titan_eval.models.ops.kernels import selective_scan_kernel
+        from titan_eval.models.ops.kernels import active_scan_kernels
 
         for module in self.modules():
             if isinstance(module, MambaMixer):
                 module.kernel_policy = policy
-        active = selective_scan_kernel(policy, self.embedding.weight.is_cuda) is not None
-        self.capabilities = self.capabilities.with_kernels(("mamba-ssm:selective_scan",) if active else ())
+        self.capabilities = self.capabilities.with_kernels(active_scan_kernels(policy, self.embedding.weight.is_cuda))
 
     def forward(self, ids: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.head(self.hidden(ids, lengths)[0])

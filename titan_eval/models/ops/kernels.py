@@ -49,3 +49,16 @@ def selective_scan_kernel(policy: str, on_cuda: bool) -> Callable | None:
         if not on_cuda:
             raise ModelError("mamba-ssm kernels were forced but the model is not on a CUDA device")
     return fn
+
+
+def active_scan_kernels(policy: str, on_cuda: bool) -> tuple[str, ...]:
+    """What the selective scan runs on under `policy` (for `capabilities.kernels`, hence run.json's `backend`):
+    mamba-ssm's kernel on CUDA, the compiled CPU scan (`cpu_scan`) on the CPU, or nothing (the PyTorch path)."""
+    if selective_scan_kernel(policy, on_cuda) is not None:
+        return ("mamba-ssm:selective_scan",)
+    if not on_cuda and policy != "torch":
+        from titan_eval.models.ops import cpu_scan
+
+        if cpu_scan.available():
+            return ("cpu-scan",)
+    return ()

@@ -46,13 +46,19 @@ def selective_scan_ref(
     D: Tensor | None = None,
     h0: Tensor | None = None,
     chunk_size: int | None = None,
+    cpu_kernel: bool = True,
 ) -> tuple[Tensor, Tensor]:
     """Run the scan in fp32. Returns (y [Bt, D, L] in u's dtype, h_last [Bt, D, N] fp32).
 
-    On CPU, without an explicit `chunk_size` and when no input needs gradients, the fused time-major loop runs;
-    otherwise (other devices, `chunk_size` given, autograd) the two-level chunked scan."""
+    On CPU, without an explicit `chunk_size` and when no input needs gradients: the compiled kernel
+    (`cpu_scan`, when `cpu_kernel` and it builds), else the fused time-major loop; otherwise (other devices,
+    `chunk_size` given, autograd) the two-level chunked scan."""
     tracked = torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in (u, delta, A, B, C, D, h0))
-    if chunk_size is None and not u.is_cuda and not tracked:  # the fused loop writes in place: no autograd
+    if chunk_size is None and not u.is_cuda and not tracked:  # both write in place: no autograd
+        from titan_eval.models.ops import cpu_scan
+
+        if cpu_kernel and u.device.type == "cpu" and cpu_scan.available():
+            return cpu_scan.cpu_scan(u, delta, A, B, C, D, h0)
         return selective_scan_fused(u, delta, A, B, C, D, h0)
     batch, channels, length = u.shape
     n_state = A.shape[1]
