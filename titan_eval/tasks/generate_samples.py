@@ -4,7 +4,8 @@ lm-eval logs one record per document and filter (gsm8k: strict-match, flexible-e
 document: the prompt (few-shot examples included), the target, the generated text, its token count and why it
 stopped, the answer each filter extracted (`filtered[filter]`), and each metric per filter under lm-eval's result
 name (`exact_match,strict-match`; a metric under the `none` filter keeps its bare name), with lm-eval's raw
-per-document values in `doc_metrics`; a code task's line adds `code`, each program's outcome (`code.session.code_outcomes`)."""
+per-document values in `doc_metrics`; a code task's line adds `code`, each program's outcome (`code.session.code_outcomes`);
+a minerva_math / aime line adds `answer`, the final answer its checker read (`math_answers`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from titan_eval.code.session import code_outcomes
 from titan_eval.tasks.doc_metrics import doc_values, raw_values
 from titan_eval.tasks.line_fields import first_line_fields, request_args
+from titan_eval.tasks.math_answers import extractor
 
 
 def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any,
@@ -34,6 +36,9 @@ def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mo
                 **log.generated.get((task.config.task, doc_id, 0), {}),
                 "filtered": {s["filter"]: s["filtered_resps"][0] for s in records},
                 **doc_values(task, raw), "doc_metrics": raw}
+        extract = extractor(task)
+        if extract is not None:  # math: the final answer the task's checker reads (its verdict is in the metrics)
+            line["answer"] = extract(generations[0])
         code = code_outcomes(line)
         if code is not None:
             line["code"] = code

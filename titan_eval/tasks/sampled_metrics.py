@@ -4,7 +4,9 @@ filters and `process_results`, then the document's avg@K, maj@K and pass@k for e
 Glossary (per document, per metric m under filter f; labels as `doc_metrics.metric_label`):
     avg@K     the mean of m over the K samples (`<m>_avg@K`)
     maj@K     m of the majority answer: the filtered answer most samples gave, ties going to the answer of the lowest
-              sample index (`<m>_maj@K`)
+              sample index (`<m>_maj@K`); for math tasks whose checker extracts the answer itself (minerva_math,
+              aime: `math_answers`), the vote is over those extracted answers and the winning answer's first sample
+              gives the verdict
     pass@k    for 0/1 metrics, the unbiased estimate (Chen et al. 2021) that at least one of k samples drawn from the K
               is right (`<m>_pass@k`, k ≤ K)
 Run results are the means over documents, with the standard error over documents (the K samples of a document
@@ -55,19 +57,29 @@ def summarise(task: Any, doc: Mapping[str, Any], responses: Sequence[str], pass_
     """(one record per sample: its filtered answers and metrics; the document's avg@K / maj@K / pass@k values)."""
     from titan_eval.code.pass_at_k import pass_at_k
 
+    from titan_eval.tasks.math_answers import extractor
+
+    extract = extractor(task)
     k_total = len(responses)
     records = []
     for response in responses:
         answers = filtered(task, doc, response)
-        records.append({"filtered": answers, "metrics": sample_metrics(task, doc, answers)})
+        record = {"filtered": answers, "metrics": sample_metrics(task, doc, answers)}
+        if extract is not None:  # math: the checker's own final answer; the vote is over it
+            record["answer"] = extract(response)
+        records.append(record)
     values: dict[str, float] = {}
     for label in records[0]["metrics"]:
         metric, _, filter_key = label.partition(",")
         suffix = f",{filter_key}" if filter_key else ""
         per_sample = [float(r["metrics"][label]) for r in records]
         values[f"{metric}_avg@{k_total}{suffix}"] = sum(per_sample) / k_total
-        chosen = majority([r["filtered"][filter_key or "none"] for r in records])
-        maj = sample_metrics(task, doc, {filter_key or "none": chosen})[label]
+        if extract is not None:  # the sample whose answer won (ties: lowest index) carries the verdict
+            won = majority([r["answer"] for r in records])
+            maj = next(r for r in records if r["answer"] == won)["metrics"][label]
+        else:
+            chosen = majority([r["filtered"][filter_key or "none"] for r in records])
+            maj = sample_metrics(task, doc, {filter_key or "none": chosen})[label]
         values[f"{metric}_maj@{k_total}{suffix}"] = float(maj)
         if all(v in (0.0, 1.0) for v in per_sample):
             correct = sum(v == 1.0 for v in per_sample)
