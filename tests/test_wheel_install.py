@@ -95,6 +95,10 @@ def test_run_the_embedded_default_from_an_unrelated_folder(installed: Path, else
     assert run["titan_eval"]["status"] == "complete"
     assert run["results"]["titan_sample"]["alias"] == "titan_sample"
     assert run["titan_eval"]["environment"]["git"]["source"] == "wheel"
+    from titan_eval.models.ops import cpu_scan
+
+    if cpu_scan.available():  # the kernel's C++ source ships in the wheel and builds (or is found built) there too
+        assert run["titan_eval"]["model"]["backend"] == "cpu-scan", proc.stderr[-2000:]
     lines = (run_dir / "samples.jsonl").read_text().splitlines()
     assert len(lines) == 24  # the project's 24-question task, read from the wheel's bundled data
     assert "| titan_sample" in proc.stdout
