@@ -48,6 +48,7 @@ def main() -> None:
     parser.add_argument("--gen-prompts", type=int, default=8)
     parser.add_argument("--gen-tokens", type=int, default=32)
     parser.add_argument("--n-layers", type=int, default=12)
+    parser.add_argument("--d-model", type=int, default=256, help="2048 with --n-layers 48: SFT20's real shape")
     parser.add_argument("--profile", action="store_true", help="torch.profiler tables of one request per forward "
                         "and of titan-eval's batched scoring (first 40 requests), then exit")
     args = parse_device_args(parser)
@@ -61,7 +62,7 @@ def main() -> None:
     from titan_eval.telemetry.routing import RouteRecorder
 
     torch.set_grad_enabled(False)
-    card = {"arch": "titan", "config": {"vocab_size": 50304, "d_model": 256, "n_layers": args.n_layers, "mimo_paths": 8},
+    card = {"arch": "titan", "config": {"vocab_size": 50304, "d_model": args.d_model, "n_layers": args.n_layers, "mimo_paths": 8},
             "tokenizer": {"kind": "hf", "path": str(TOKENIZER), "eos": "<|endoftext|>"}}
     loaded = load(card, device=args.device, dtype=dtype)
     model, tok = loaded.model, loaded.tokenizer
@@ -105,7 +106,7 @@ def main() -> None:
                         "whole-forward recorder": whole_forward_recorder}, args.repeats)
     pred = lambda res: [max(range(i, i + 4), key=lambda k: res[k][0]) for i in range(0, len(res) - 3, 4)]  # noqa: E731
     print(f"machine: {machine()}; device {args.device}, dtype {dtype}, batch size {args.batch_size}")
-    print(f"model: random Titan vocab 50304, d_model 256, {args.n_layers} layers, 8 arms; ARC-Easy {args.docs} docs, "
+    print(f"model: random Titan vocab 50304, d_model {args.d_model}, {args.n_layers} layers, 8 arms; ARC-Easy {args.docs} docs, "
           f"{len(reqs)} requests")
     print(table(["side", "wall s (repeats)", "median s", "speed-up"],
                 [[k, fmt_times(v), f"{median(v):.2f}", f"{median(times['original']) / median(v):.2f}x"]
