@@ -23,7 +23,7 @@ from typing import Any, Sequence
 from urllib.parse import quote, unquote
 
 from titan_eval.errors import NotFoundError, TitanEvalError
-from titan_eval.view.discover import FoundRun, find_runs, find_sweeps
+from titan_eval.view.discover import FoundRun, find_all
 
 SAFE = "-_.!~*'()"  # what encodeURIComponent leaves as is
 SERVED_SUFFIXES = (".json", ".jsonl", ".md", ".png", ".svg")
@@ -78,8 +78,7 @@ class ViewerData:
 
     def refresh(self) -> list[FoundRun]:
         """Find the runs again; returns them."""
-        found = find_runs(self.roots)
-        sweeps = find_sweeps(self.roots)
+        found, sweeps = find_all(self.roots)
         with self._lock:
             self._found = {r.id: r for r in found}
             self._sweeps = {s.id: s for s in sweeps}
@@ -179,7 +178,11 @@ class ViewerData:
         found = self._sweeps.get(sweep_id)
         if found is None:
             raise NotFoundError(f"no sweep {sweep_id!r} among the sweeps found")
-        return sweep_page(sweep_id, found.path, {r.path.resolve(): r.id for r in self._found.values()})
+        return sweep_page(sweep_id, found.path, self._run_ids_by_path())
+
+    def _run_ids_by_path(self) -> dict[Path, str]:
+        """Resolved run folder → its run id (a sweep's steps are found as runs too)."""
+        return {r.path.resolve(): r.id for r in self._found.values()}
 
     def compare(self, ids: Sequence[str]) -> dict[str, Any]:
         from titan_eval.view.compare_data import comparison
@@ -259,9 +262,14 @@ class ViewerData:
         return paths + [doc_path("sweep", s["id"]) for s in self.sweeps() if self._sweep_within(s["id"], ids)]
 
     def _sweep_within(self, sweep_id: str, ids: Sequence[str]) -> bool:
-        """Whether every complete step's run of the sweep is among `ids` (an export of part of a folder)."""
-        page = self.sweep(sweep_id)
-        return all(st["run_id"] in ids for st in page["steps"] if st["status"] == "complete")
+        """Whether every complete step's run of the sweep is among `ids` (an export of part of a folder); reads
+        sweep.json only (the trend page is built once, when the export asks for its document)."""
+        from titan_eval.sweep.sweep_record import read_record
+
+        folder = self._sweeps[sweep_id].path
+        record = read_record(folder)
+        by_path = self._run_ids_by_path()
+        return record is not None and all(by_path.get((folder / e.run).resolve()) in ids for e in record.complete())
 
 
 def to_json(document: Any) -> str:

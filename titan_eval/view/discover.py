@@ -24,57 +24,54 @@ class FoundRun:
     path: Path
 
 
-def _walk(root: Path) -> list[Path]:
-    """Run folders at or below `root`, sorted."""
-    found = []
+def _walk(root: Path) -> tuple[list[Path], list[Path]]:
+    """(run folders, sweep folders) at or below `root`, each sorted; a run folder's sub-folders are not searched."""
+    runs, sweeps = [], []
     for folder, dirs, files in os.walk(root, followlinks=False):
+        if SWEEP_FILE in files:
+            sweeps.append(Path(folder))
         if RUN_FILE in files:
-            found.append(Path(folder))
+            runs.append(Path(folder))
             dirs[:] = []
         else:
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    return sorted(found)
+    return sorted(runs), sorted(sweeps)
 
 
-def find_runs(roots: Sequence[Path]) -> list[FoundRun]:
-    """Every run below `roots` (each a directory, or a run folder itself). UsageError when a root is not a
-    directory. Ids are made unique by a `~2`, `~3`, … suffix when two roots hold the same relative path."""
-    out: list[FoundRun] = []
-    seen: set[str] = set()
+def _named(base: Path, folders: list[Path], seen: set[str]) -> list[FoundRun]:
+    """Each folder named by its path relative to `base` (`base`'s own name for `base` itself), made unique among
+    `seen` by a `~2`, `~3`, … suffix; `seen` gains the names."""
+    out = []
+    for folder in folders:
+        rel = folder.relative_to(base).as_posix()
+        ident = base.name if rel == "." else rel
+        unique, n = ident, 1
+        while unique in seen:
+            n += 1
+            unique = f"{ident}~{n}"
+        seen.add(unique)
+        out.append(FoundRun(unique, folder))
+    return out
+
+
+def find_all(roots: Sequence[Path]) -> tuple[list[FoundRun], list[FoundRun]]:
+    """(every run, every sweep) below `roots` (each a directory, or a run folder itself), from one walk of each
+    root. UsageError when a root is not a directory. Ids are made unique by a `~2`, `~3`, … suffix when two roots
+    hold the same relative path; sweeps are sorted by id."""
+    runs: list[FoundRun] = []
+    sweeps: list[FoundRun] = []
+    seen_runs: set[str] = set()
+    seen_sweeps: set[str] = set()
     for root in roots:
         if not root.is_dir():
             raise UsageError(f"{root}: not a directory (give results folders or run folders)")
         base = root.resolve()
-        for folder in _walk(base):
-            rel = folder.relative_to(base).as_posix()
-            ident = base.name if rel == "." else rel
-            unique, n = ident, 1
-            while unique in seen:
-                n += 1
-                unique = f"{ident}~{n}"
-            seen.add(unique)
-            out.append(FoundRun(unique, folder))
-    return out
+        run_folders, sweep_folders = _walk(base)
+        runs += _named(base, run_folders, seen_runs)
+        sweeps += _named(base, sweep_folders, seen_sweeps)
+    return runs, sorted(sweeps, key=lambda f: f.id)
 
 
-def find_sweeps(roots: Sequence[Path]) -> list[FoundRun]:
-    """Every sweep folder below `roots`, named as runs are (relative path; `~2`… when two roots clash)."""
-    out: list[FoundRun] = []
-    seen: set[str] = set()
-    for root in roots:
-        base = root.resolve()
-        for folder, dirs, files in os.walk(base, followlinks=False):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            if RUN_FILE in files:
-                dirs[:] = []
-            if SWEEP_FILE not in files:
-                continue
-            rel = Path(folder).relative_to(base).as_posix()
-            ident = base.name if rel == "." else rel
-            unique, n = ident, 1
-            while unique in seen:
-                n += 1
-                unique = f"{ident}~{n}"
-            seen.add(unique)
-            out.append(FoundRun(unique, Path(folder)))
-    return sorted(out, key=lambda f: f.id)
+def find_runs(roots: Sequence[Path]) -> list[FoundRun]:
+    """Every run below `roots` (`find_all`'s first list)."""
+    return find_all(roots)[0]
