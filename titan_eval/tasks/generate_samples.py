@@ -14,7 +14,7 @@ from typing import Any
 from titan_eval.code.session import code_outcomes
 from titan_eval.tasks.doc_metrics import doc_values, raw_values
 from titan_eval.tasks.line_fields import first_line_fields, request_args
-from titan_eval.tasks.math_answers import extractor
+from titan_eval.tasks.math_answers import Extractor, extractor
 
 
 def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mode: str, log: Any,
@@ -24,6 +24,7 @@ def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mo
     for s in samples:
         by_doc.setdefault(s["doc_id"], []).append(s)
     lines = []
+    extract = extractor(task)  # math tasks: the final answer their checker reads (None for the others)
     for doc_id in sorted(by_doc):
         records = by_doc[doc_id]
         first = records[0]
@@ -36,7 +37,6 @@ def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mo
                 **log.generated.get((task.config.task, doc_id, 0), {}),
                 "filtered": {s["filter"]: s["filtered_resps"][0] for s in records},
                 **doc_values(task, raw), "doc_metrics": raw}
-        extract = extractor(task)
         if extract is not None:  # math: the final answer the task's checker reads (its verdict is in the metrics)
             line["answer"] = extract(generations[0])
         code = code_outcomes(line)
@@ -47,19 +47,19 @@ def generate_sample_lines(task: Any, samples: list[dict[str, Any]], key: str, mo
             line["think"] = think
         if len(generations) > 1:  # --samples K: every sample scored, and the document's avg@K / maj@K / pass@k
             line["sampled"] = sampled_line(task, first["doc"], generations,
-                                           log.samples.get((task.config.task, doc_id, 0), {}), pass_ks)
+                                           log.samples.get((task.config.task, doc_id, 0), {}), pass_ks, extract)
             line.update(line["sampled"]["values"])
         lines.append(line)
     return lines
 
 
 def sampled_line(task: Any, doc: dict[str, Any], generations: list[str], logged: dict[int, dict[str, Any]],
-                 pass_ks: tuple[int, ...]) -> dict[str, Any]:
+                 pass_ks: tuple[int, ...], extract: Extractor | None = None) -> dict[str, Any]:
     """`{"k": K, "samples": [per sample: generation, n_tokens, stop_reason, seed, (think), filtered, metrics],
     "values": {label: the document's avg@K / maj@K / pass@k}}` (`sampled_metrics`)."""
     from titan_eval.tasks.sampled_metrics import summarise
 
-    records, values = summarise(task, doc, generations, pass_ks)
+    records, values = summarise(task, doc, generations, pass_ks, extract)
     samples = [{**logged.get(k, {"generation": text}), **record} for k, (text, record) in
                enumerate(zip(generations, records))]
     return {"k": len(generations), "samples": samples, "values": values}

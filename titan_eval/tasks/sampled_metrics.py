@@ -19,7 +19,7 @@ so the task's own metric keys stay lm-eval's numbers.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from titan_eval.tasks.doc_metrics import metric_label
 
@@ -52,14 +52,12 @@ def majority(answers: Sequence[Any]) -> Any:
     return next(a for a in answers if counts[repr(a)] == best)
 
 
-def summarise(task: Any, doc: Mapping[str, Any], responses: Sequence[str], pass_ks: Sequence[int]
-              ) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    """(one record per sample: its filtered answers and metrics; the document's avg@K / maj@K / pass@k values)."""
+def summarise(task: Any, doc: Mapping[str, Any], responses: Sequence[str], pass_ks: Sequence[int],
+              extract: Callable[[str], str] | None = None) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    """(one record per sample: its filtered answers and metrics, and with `extract` — the task's
+    `math_answers.extractor` — its final answer; the document's avg@K / maj@K / pass@k values)."""
     from titan_eval.code.pass_at_k import pass_at_k
 
-    from titan_eval.tasks.math_answers import extractor
-
-    extract = extractor(task)
     k_total = len(responses)
     records = []
     for response in responses:
