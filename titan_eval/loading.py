@@ -13,7 +13,7 @@ import torch
 
 from titan_eval.cards import ModelCard, load_card
 from titan_eval.checkpoints import check_fits, locate, read_file
-from titan_eval.mapped_weights import assign_weights, meta_leftovers
+from titan_eval.mapped_weights import assign_weights, meta_leftovers, meta_skeleton
 from titan_eval.errors import CheckpointError, ModelError, TokenizerError, UsageError
 from titan_eval.models.base import LanguageModel
 from titan_eval.models.registry import get_architecture
@@ -104,7 +104,7 @@ def _build(card: ModelCard, trust: bool, dtype: torch.dtype = torch.float32) -> 
         raw = {k: v for part in objects for k, v in part.items()}
     state_dict = cls.state_dict_from_checkpoint(raw)
     config = cls.config_for_checkpoint(config, state_dict)
-    with torch.device("meta"):  # no throw-away random init: the checkpoint's tensors become the parameters
+    with meta_skeleton():  # no throw-away random init: the checkpoint's tensors become the parameters
         model = _construct(cls, config, card)
     check_fits(model, state_dict, source=str(card.checkpoint))
     assign_weights(model, state_dict, dtype)

@@ -26,12 +26,14 @@ from typing import Callable
 import torch
 from torch import Tensor, nn
 
+from titan_eval.models.initial_values import initial
 from titan_eval.models.rope import apply_rope, rope_inv_freq
 
 
 def alibi_slopes(num_heads: int) -> Tensor:
     """[H] fp32 slopes s_h = 2^(−8(h+1)/H), the power-of-two formula applied to any H (as the original does)."""
-    return torch.pow(2.0, -8.0 * torch.arange(1, num_heads + 1, dtype=torch.float32) / num_heads)
+    return initial(lambda: torch.pow(2.0, -8.0 * torch.arange(1, num_heads + 1, dtype=torch.float32) / num_heads),
+                   (num_heads,))
 
 
 class Fp32Buffers(nn.Module):

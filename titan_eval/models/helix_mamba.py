@@ -30,6 +30,7 @@ from torch import Tensor, nn
 
 from titan_eval.errors import ModelError
 from titan_eval.models.helix_config import HelixLayerConfig
+from titan_eval.models.initial_values import initial
 from titan_eval.models.mamba_mixer import MambaMixer, MixerState
 from titan_eval.models.ops.conv import causal_conv1d_ref
 from titan_eval.models.ops.kernels import selective_scan_kernel
@@ -72,9 +73,11 @@ class Mamba2Mixer(nn.Module):
         self.conv_dim = self.d_inner + 2 * d_state
         self.in_proj = nn.Linear(d_model, 2 * self.d_inner + 2 * d_state + self.nheads, bias=False)
         self.conv1d = nn.Conv1d(self.conv_dim, self.conv_dim, d_conv, groups=self.conv_dim, padding=d_conv - 1)
-        dt = torch.exp(torch.rand(self.nheads) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-        self.dt_bias = nn.Parameter(inverse_softplus(dt))
-        self.A_log = nn.Parameter(torch.log(torch.empty(self.nheads).uniform_(1.0, 16.0)))
+        dt = initial(lambda: torch.exp(torch.rand(self.nheads) * (math.log(dt_max) - math.log(dt_min))
+                                       + math.log(dt_min)), (self.nheads,))
+        self.dt_bias = nn.Parameter(initial(lambda: inverse_softplus(dt), (self.nheads,)))
+        self.A_log = nn.Parameter(initial(lambda: torch.log(torch.empty(self.nheads).uniform_(1.0, 16.0)),
+                                          (self.nheads,)))
         self.D = nn.Parameter(torch.ones(self.nheads))
         self.norm = GatedRMSNorm(self.d_inner)
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)

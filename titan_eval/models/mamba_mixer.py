@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from titan_eval.models.initial_values import building_on_meta, initial
 from titan_eval.models.ops.conv import causal_conv1d_ref
 from titan_eval.models.ops.kernels import selective_scan_kernel
 from titan_eval.models.ops.selective_scan import selective_scan_ref
@@ -58,13 +59,16 @@ class MambaMixer(nn.Module):
         self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, padding=d_conv - 1, bias=conv_bias)
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
-        self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(self.d_inner, 1))
+        self.A_log = nn.Parameter(initial(
+            lambda: torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(self.d_inner, 1),
+            (self.d_inner, d_state)))
         self.D = nn.Parameter(torch.ones(self.d_inner))
         self.out_proj = nn.Linear(self.d_inner, d_model, bias=bias)
         self.kernel_policy = "auto"
-        with torch.no_grad():  # Δ initialised log-uniform in [dt_min, dt_max], as in the paper
-            dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-            self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
+        if not building_on_meta():
+            with torch.no_grad():  # Δ initialised log-uniform in [dt_min, dt_max], as in the paper
+                dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+                self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))
 
     def forward(
         self, u: Tensor, lengths: Tensor, mask: Tensor, state: MixerState | None = None

@@ -9,10 +9,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from titan_eval.models.initial_values import initial
+
 
 def rope_inv_freq(dim: int, theta: float = 10000.0, device: torch.device | None = None) -> Tensor:
-    """[dim/2] fp32 inverse frequencies."""
-    return 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim))
+    """[dim/2] fp32 inverse frequencies (an empty meta tensor while building on meta: `initial_values`)."""
+    return initial(lambda: 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float32, device=device) / dim)),
+                   ((dim + 1) // 2,))
 
 
 def rotate_half(x: Tensor) -> Tensor:
