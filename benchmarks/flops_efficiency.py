@@ -2,9 +2,10 @@
 both measured in the same run.
 
     PYTHONPATH=. python benchmarks/flops_efficiency.py [--docs 200] [--repeats 3] [--profile] [--device cuda --dtype bfloat16]
+        [--d-model 2048 --n-layer 48 --dir DIR]
 
-Model: the seeded random transformers Mamba-1 of the other benchmarks (d_model 256, 4 layers, GPT-NeoX vocabulary),
-loaded by titan-eval. Work: ARC-Easy, first --docs test documents (lm-eval prompts), `titan_eval.engine.score`.
+Model: the seeded random transformers Mamba-1 of the other benchmarks (d_model 256, 4 layers, GPT-NeoX vocabulary;
+--d-model 2048 --n-layer 48 is mamba-1.4b's shape, kept in --dir when given), loaded by titan-eval. Work: ARC-Easy, first --docs test documents (lm-eval prompts), `titan_eval.engine.score`.
 Useful FLOPs = 2 · (non-embedding parameters) · (tokens fed, counted by `TokenCounter`) + 2 · (head parameters) ·
 (positions scored): the head is counted only where a log-prob is read, the embedding lookup and the scan's
 element-wise work not at all. Peak = median of `--repeats` timings of a dense [n, n] @ [n, n] matmul in the same dtype.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_device_args, arc_requests, hf_mamba_dir, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
+from _common import add_device_args, arc_requests, add_model_dir_arg, mamba_dir_for, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
 
 
 
@@ -52,6 +53,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--matmul-n", type=int, default=1024)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--d-model", type=int, default=256)
+    parser.add_argument("--n-layer", type=int, default=4)
+    add_model_dir_arg(parser)
     args = parse_device_args(parser)
     dtype = args.dtype
 
@@ -62,7 +66,8 @@ def main() -> None:
 
     torch.set_grad_enabled(False)
     with tempfile.TemporaryDirectory() as tmp:
-        loaded = load(titan_eval_card(), checkpoint=hf_mamba_dir(Path(tmp) / "hf-mamba"), device=args.device, dtype=dtype)
+        model_dir = mamba_dir_for(args, tmp)
+        loaded = load(titan_eval_card(), checkpoint=model_dir, device=args.device, dtype=dtype)
     model = loaded.model
     reqs = arc_requests(loaded.tokenizer, args.docs)
     head_params = model.backbone.embedding.weight.numel()
@@ -83,7 +88,7 @@ def main() -> None:
     flops = 2 * body_params * tokens + 2 * head_params * scored
     peak = median(peaks)
     print(f"machine: {machine()}; device {args.device}, dtype {dtype}; backend {model.backend}")
-    print(f"ARC-Easy {args.docs} docs, {len(reqs)} requests, batch size {args.batch_size}; tokens fed {tokens:,}, "
+    print(f"model d_model {args.d_model} x {args.n_layer} layers; ARC-Easy {args.docs} docs, {len(reqs)} requests, batch size {args.batch_size}; tokens fed {tokens:,}, "
           f"positions scored {scored:,}; non-embedding params {body_params:,}, head params {head_params:,}")
     print(table(["quantity", "value"], [
         ["scoring wall s (repeats)", " / ".join(f"{r[0]:.2f}" for r in runs)],

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, add_device_args, fmt_times, hf_mamba_dir, interleave, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
+from _common import DATA, add_device_args, add_model_dir_arg, fmt_times, interleave, mamba_dir_for, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
 
 
 def prompts_text(n: int) -> list[str]:
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--recompute-prompts", type=int, default=4)
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--n-layer", type=int, default=4)
+    add_model_dir_arg(parser)
     args = parse_device_args(parser)
     dtype = args.dtype
 
@@ -52,7 +53,7 @@ def main() -> None:
 
     torch.set_grad_enabled(False)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = hf_mamba_dir(Path(tmp) / "hf-mamba", args.d_model, args.n_layer)
+        model_dir = mamba_dir_for(args, tmp)
         hf = transformers.MambaForCausalLM.from_pretrained(model_dir, dtype=getattr(torch, dtype)).to(args.device).eval()
         hf_tok = transformers.AutoTokenizer.from_pretrained(model_dir)
         ours = load(titan_eval_card(), checkpoint=model_dir, device=args.device, dtype=dtype)

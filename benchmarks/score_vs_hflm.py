@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, add_device_args, fmt_times, hf_mamba_dir, machine, median, parse_device_args, run_child, table, titan_eval_card  # noqa: E402
+from _common import DATA, add_device_args, add_model_dir_arg, fmt_times, machine, mamba_dir_for, median, parse_device_args, run_child, table, titan_eval_card  # noqa: E402
 
 SIDES = ("hflm", "titan-eval run", "in-process")
 
@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--n-layer", type=int, default=4)
+    add_model_dir_arg(parser)
     parser.add_argument("--side", choices=["hflm", "titan-eval"], help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -102,7 +103,7 @@ def main() -> None:
     if args.side:
         return child(args)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = hf_mamba_dir(Path(tmp) / "hf-mamba", args.d_model, args.n_layer)
+        model_dir = mamba_dir_for(args, tmp)
         common = [__file__, "--model-dir", str(model_dir), "--docs", str(args.docs), "--batch-size",
                   str(args.batch_size), "--device", args.device, "--dtype", args.dtype, "--threads", str(args.threads)]
         times: dict[str, list[float]] = {side: [] for side in SIDES}

@@ -34,6 +34,13 @@ LimitOpt = Annotated[Optional[int], typer.Option(help="Score N docs per task.", 
 StratifyOpt = Annotated[bool, typer.Option("--stratify", help="With --limit: a seeded stratified sample.",
                                            rich_help_panel=SELECT_PANEL)]
 
+LM_EVAL_PANEL = "lm-eval prompt"  # lm-eval's own prompt options (same names and meaning)
+
+NumFewshotOpt = Annotated[Optional[int], typer.Option(help="Examples before each question (default: the task's).",
+                                                      rich_help_panel=LM_EVAL_PANEL)]
+FewshotSeedOpt = Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
+                                                       rich_help_panel=LM_EVAL_PANEL)]
+
 THINK_PANEL = "Think mode (cot)"
 
 CotOpt = Annotated[bool, typer.Option("--cot", help="Think, then answer (= --mode cot).", rich_help_panel=THINK_PANEL)]

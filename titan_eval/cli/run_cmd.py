@@ -10,9 +10,10 @@ import typer
 from rich.console import Console
 
 from titan_eval.cli.errors import exits_on_error
-from titan_eval.cli.options import (MODEL_PANEL, SELECT_PANEL, THINK_PANEL, BatchOpt, CheckpointOpt, CotOpt,
-                                    DataDirOpt, DeterministicOpt, DeviceOpt, DtypeOpt, IncludePathOpt, KernelsOpt,
-                                    LimitOpt, MinThinkOpt, ModelOpt, ModeOpt, PassKOpt, SamplesOpt, SeedOpt,
+from titan_eval.cli.options import (LM_EVAL_PANEL, MODEL_PANEL, SELECT_PANEL, THINK_PANEL, BatchOpt, CheckpointOpt,
+                                    CotOpt, DataDirOpt, DeterministicOpt, DeviceOpt, DtypeOpt, FewshotSeedOpt,
+                                    IncludePathOpt, KernelsOpt, LimitOpt, MinThinkOpt, ModelOpt, ModeOpt,
+                                    NumFewshotOpt, PassKOpt, SamplesOpt, SeedOpt,
                                     StratifyOpt, TemperatureOpt, ThinkBudgetOpt, TokenizerOpt, TopKOpt, TopPOpt,
                                     TrustOpt, ints_of, modes_of)
 from titan_eval.cards import ModelCard, load_card
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 console = Console(stderr=True)
 SELECT, THINK, PROMPT, NATIVE, OUT = SELECT_PANEL, THINK_PANEL, "Prompt", "Native suites", "Output"
 CODE = "Code tasks"  # humaneval, mbpp …: model-written programs run in a sandbox (titan_eval.code)
-LM_EVAL = "lm-eval prompt"  # lm-eval's own prompt options (same names and meaning)
+LM_EVAL = LM_EVAL_PANEL
 """`run --help` panels (with `MODEL_PANEL`); help strings stay short enough for 80 columns."""
 
 
@@ -61,10 +62,8 @@ def run_command(
     penalty_window: Annotated[int, typer.Option(help="Tokens the penalty looks back.", rich_help_panel=THINK)] = 20,
     samples: SamplesOpt = 1,
     pass_k: PassKOpt = None,
-    num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question (default: the task's).",
-                                                       rich_help_panel=LM_EVAL)] = None,
-    fewshot_seed: Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
-                                                        rich_help_panel=LM_EVAL)] = None,
+    num_fewshot: NumFewshotOpt = None,
+    fewshot_seed: FewshotSeedOpt = None,
     gen_kwargs: Annotated[Optional[str], typer.Option(help="generate_until tasks: k=v,… (lm-eval's --gen_kwargs).",
                                                       rich_help_panel=LM_EVAL)] = None,
     system_instruction: Annotated[Optional[str], typer.Option(help="Text before every lm-eval prompt.",

@@ -15,7 +15,8 @@ from rich.console import Console
 
 from titan_eval.cli.errors import exits_on_error
 from titan_eval.cli.options import (SELECT_PANEL, BatchOpt, CotOpt, DataDirOpt, DeterministicOpt, DeviceOpt, DtypeOpt,
-                                    IncludePathOpt, KernelsOpt, LimitOpt, MinThinkOpt, ModelOpt, ModeOpt, PassKOpt,
+                                    FewshotSeedOpt, IncludePathOpt, KernelsOpt, LimitOpt, MinThinkOpt, ModelOpt,
+                                    ModeOpt, NumFewshotOpt, PassKOpt,
                                     SamplesOpt, SeedOpt, StratifyOpt, TemperatureOpt, ThinkBudgetOpt, TokenizerOpt,
                                     TopKOpt, TopPOpt, TrustOpt, ints_of, modes_of)
 from titan_eval.errors import GateRegression, ModelError, UsageError
@@ -48,10 +49,8 @@ def sweep_command(
     limit: LimitOpt = None,
     stratify: StratifyOpt = False,
     seed: SeedOpt = 0,
-    num_fewshot: Annotated[Optional[int], typer.Option(help="Examples before each question.",
-                                                       rich_help_panel=SELECT)] = None,
-    fewshot_seed: Annotated[Optional[int], typer.Option(help="Seed of the example draw (default: --seed).",
-                                                        rich_help_panel=SELECT)] = None,
+    num_fewshot: NumFewshotOpt = None,
+    fewshot_seed: FewshotSeedOpt = None,
     cot: CotOpt = False,
     mode: ModeOpt = None,
     think_budget: ThinkBudgetOpt = 256,
