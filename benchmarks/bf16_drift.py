@@ -5,10 +5,12 @@
 One seeded random transformers `MambaForCausalLM` (the `score_vs_hflm.py` model; d_model 2048 × 48 is
 mamba-1.4b's shape) is saved once into --dir (kept, reused). Four child processes score the same lm-eval requests
 (ARC-Easy test and HellaSwag validation, the first --docs documents of each) through lm-eval's `evaluate()`:
-HFLM and titan-eval's adapter (`TitanEvalLM`, the path `titan-eval run` scores with), each in float32 and in
-bfloat16. Printed: for each side, its bf16 log-likelihoods against its own fp32 ones and against the other side's
-fp32 (max and median |Δ| in nats, median |Δ| relative to |fp32|, documents whose prediction changes), and the two
-fp32 runs against each other (the reference: they should agree to float rounding).
+HFLM and titan-eval's adapter (`TitanEvalLM`, the path `titan-eval run` scores with), each in float32, in
+bfloat16, and in float32 with every weight first rounded to bfloat16 ("bf16 weights, fp32 math": what storing the
+weights in bf16 costs by itself, whatever the arithmetic). Printed: each side's bf16 and rounded-weight
+log-likelihoods against its own fp32 ones and against the other side's fp32 (max and median |Δ| in nats, median
+|Δ| relative to |fp32|, documents whose prediction changes), and the two fp32 runs against each other (the
+reference: they should agree to float rounding).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import add_model_dir_arg, mamba_dir_for, machine, run_child, table  # noqa: E402
 
 SIDES = {"hflm": "lm-eval HFLM", "titan-eval": "titan-eval (adapter)"}
-DTYPES = ("float32", "bfloat16")
+VARIANTS = {"float32": ["--dtype", "float32"], "bfloat16": ["--dtype", "bfloat16"],
+            "rounded": ["--dtype", "float32", "--round-weights"]}
 SCORER = str(Path(__file__).resolve().parent / "score_vs_hflm.py")
 
 
@@ -62,22 +65,25 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = mamba_dir_for(args, tmp)
         out: dict[tuple[str, str], dict] = {}
-        for dtype in DTYPES:
+        for variant, flags in VARIANTS.items():
             for side in SIDES:
-                path = Path(tmp) / f"{side}-{dtype}.json"
+                path = Path(tmp) / f"{side}-{variant}.json"
                 run_child([SCORER, "--side", side, "--model-dir", str(model_dir), "--docs", str(args.docs),
-                           "--batch-size", str(args.batch_size), "--device", "cpu", "--dtype", dtype,
+                           "--batch-size", str(args.batch_size), "--device", "cpu", *flags,
                            "--threads", str(args.threads), "--out", str(path)])
-                out[side, dtype] = json.loads(path.read_text())
+                out[side, variant] = json.loads(path.read_text())
     print(f"machine: {machine()}")
     print(f"model: random transformers MambaForCausalLM d_model {args.d_model} x {args.n_layer} layers; ARC-Easy + "
           f"HellaSwag, first {args.docs} docs each, lm-eval evaluate(), CPU")
     rows = [["fp32: titan-eval vs HFLM", *drift(out["titan-eval", "float32"], out["hflm", "float32"])]]
     for side, name in SIDES.items():
         other = next(s for s in SIDES if s != side)
-        rows.append([f"{name} bf16 vs its own fp32", *drift(out[side, "bfloat16"], out[side, "float32"])])
-        rows.append([f"{name} bf16 vs {SIDES[other]} fp32", *drift(out[side, "bfloat16"], out[other, "float32"])])
+        for variant, label in (("bfloat16", "bf16"), ("rounded", "bf16 weights, fp32 math,")):
+            rows.append([f"{name} {label} vs its own fp32", *drift(out[side, variant], out[side, "float32"])])
+            rows.append([f"{name} {label} vs {SIDES[other]} fp32", *drift(out[side, variant], out[other, "float32"])])
     rows.append(["bf16: titan-eval vs HFLM", *drift(out["titan-eval", "bfloat16"], out["hflm", "bfloat16"])])
+    rows.append(["bf16 weights, fp32 math: titan-eval vs HFLM",
+                 *drift(out["titan-eval", "rounded"], out["hflm", "rounded"])])
     print(table(["comparison", "max |Δ ll| nats", "median |Δ ll|", "median |Δ| / |ll|", "predictions changed"],
                 rows))
 

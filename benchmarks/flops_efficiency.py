@@ -9,6 +9,9 @@ Model: the seeded random transformers Mamba-1 of the other benchmarks (d_model 2
 Useful FLOPs = 2 · (non-embedding parameters) · (tokens fed, counted by `TokenCounter`) + 2 · (head parameters) ·
 (positions scored): the head is counted only where a log-prob is read, the embedding lookup and the scan's
 element-wise work not at all. Peak = median of `--repeats` timings of a dense [n, n] @ [n, n] matmul in the same dtype.
+GEMM replay: every matrix product one scoring run makes (each projection's and the head's [M, K] @ [K, N], recorded
+by hooks) run again back to back on random operands with nothing else in between — the time the run would take if
+all its other work were free, so the replay's fraction of peak is the ceiling its shapes allow on this machine.
 `--profile` adds a torch.profiler table of the scoring run (self time per op).
 """
 
@@ -44,6 +47,53 @@ def matmul_peak(n: int, dtype, device: str, repeats: int) -> float:
             torch.cuda.synchronize()
         times.append((time.perf_counter() - t0) / 4)
     return 2 * n**3 / median(times)
+
+
+def record_gemms(model, run) -> tuple[list[tuple[int, int, int]], int]:
+    """([(M, K, N)] of every projection (`nn.Linear`) and head product made while `run()` scores, head FLOPs)."""
+    import torch
+
+    shapes: list[tuple[int, int, int]] = []
+    head_flops = [0]
+
+    def linear_hook(module, inputs, output) -> None:
+        shapes.append((inputs[0].numel() // module.in_features, module.in_features, module.out_features))
+
+    handles = [m.register_forward_hook(linear_hook) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    head = model.head
+
+    def recorded_head(hidden, *args, **kwargs):
+        out = head(hidden, *args, **kwargs)
+        shapes.append((hidden.numel() // hidden.shape[-1], hidden.shape[-1], out.shape[-1]))
+        head_flops[0] += 2 * shapes[-1][0] * shapes[-1][1] * shapes[-1][2]
+        return out
+
+    model.head = recorded_head
+    try:
+        run()
+    finally:
+        del model.head
+        for handle in handles:
+            handle.remove()
+    return shapes, head_flops[0]
+
+
+def replay_seconds(shapes: list[tuple[int, int, int]], dtype, device: str) -> float:
+    """Wall time of the products `shapes` back to back (operands made beforehand, outside the timing)."""
+    import torch
+
+    operands = {s: (torch.randn(s[0], s[1], dtype=dtype, device=device), torch.randn(s[1], s[2], dtype=dtype,
+                                                                                      device=device))
+                for s in set(shapes)}
+    for a, b in operands.values():  # warm-up: one of each
+        a @ b
+    t0 = time.perf_counter()
+    for s in shapes:
+        a, b = operands[s]
+        a @ b
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
 
 
 def main() -> None:
@@ -87,6 +137,9 @@ def main() -> None:
     tokens = runs[0][1]
     flops = 2 * body_params * tokens + 2 * head_params * scored
     peak = median(peaks)
+    shapes, head_flops = record_gemms(model, lambda: score(model, reqs, args.batch_size))
+    gemm_flops = sum(2 * m * k * n for m, k, n in shapes)
+    replay = median([replay_seconds(shapes, getattr(torch, dtype), args.device) for _ in range(args.repeats)])
     print(f"machine: {machine()}; device {args.device}, dtype {dtype}; backend {model.backend}")
     print(f"model d_model {args.d_model} x {args.n_layer} layers; ARC-Easy {args.docs} docs, {len(reqs)} requests, batch size {args.batch_size}; tokens fed {tokens:,}, "
           f"positions scored {scored:,}; non-embedding params {body_params:,}, head params {head_params:,}")
@@ -96,6 +149,10 @@ def main() -> None:
         ["achieved GFLOP/s (median)", f"{flops / seconds / 1e9:.2f}"],
         [f"dense matmul {args.matmul_n}³ GFLOP/s (median)", f"{peak / 1e9:.2f}"],
         ["fraction of matmul peak", f"{flops / seconds / peak:.1%}"],
+        ["GEMM replay: products, GFLOP (head share)", f"{len(shapes):,}, {gemm_flops / 1e9:.2f} "
+                                                      f"({head_flops / gemm_flops:.0%})"],
+        ["GEMM replay s (median) / its fraction of peak", f"{replay:.2f} / {gemm_flops / replay / peak:.1%}"],
+        ["scoring wall / GEMM replay", f"{seconds / replay:.2f}x"],
     ]))
     if args.profile:
         from torch.profiler import ProfilerActivity, profile

@@ -10,7 +10,7 @@ Checkpoints (written once into --dir, default a temporary folder; reused when pr
   mamba-1.4b         a transformers `MambaForCausalLM` safetensors directory of the card's shape (d_model 2048 × 48,
                      GPT-NeoX vocabulary; the layout of state-spaces/mamba-1.4b-hf), loaded with the card's
                      architecture and the shared GPT-NeoX tokenizer
-  titan-1.4b-sft20   `{"step", "model"}` .pt (the layout of phase_sft20_best.pt), the card's config, 2.54B parameters
+  titan-1.4b-sft20   `{"step", "model"}` .pt (the layout of phase_sft20_best.pt), the card's config (1.72B parameters)
   helix-v2-1b        `{"model", "metadata", "step"}` .pt (a training `step_N.pt`), the card's config
   h64lm-249m         `{"epoch", "step", "model_state_dict"}` .pt, the card's config
 each from the architecture's own seeded init (`init_seed` 0) in fp32. Every measurement is its own child process

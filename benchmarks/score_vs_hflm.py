@@ -49,6 +49,12 @@ def child(args: argparse.Namespace) -> None:
 
         lm = TitanEvalLM(card=titan_eval_card(), checkpoint=args.model_dir, device=args.device,
                          batch_size=args.batch_size, dtype=args.dtype)
+    if args.round_weights:  # bf16 weights, fp32 arithmetic: what bf16 storage alone costs (bf16_drift.py)
+        import torch
+
+        with torch.no_grad():
+            for param in lm.model.parameters():
+                param.copy_(param.to(torch.bfloat16))
     tasks = load_lm_eval_tasks(TASKS, str(DATA))
     out = evaluate(lm, tasks, samples={t: list(range(args.docs)) for t in TASKS}, log_samples=True, verbosity="ERROR")
     samples = {t: sorted(({"doc": s["doc_id"], "resps": [r[0] for r in s["resps"]], "acc": s["acc"],
@@ -99,6 +105,7 @@ def main() -> None:
     parser.add_argument("--side", choices=["hflm", "titan-eval"], help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--round-weights", action="store_true", help=argparse.SUPPRESS)
     args = parse_device_args(parser)
     if args.side:
         return child(args)
