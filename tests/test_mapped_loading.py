@@ -7,6 +7,7 @@ bfloat16; and peak RSS while loading a ≈ 300 MB checkpoint stays within 1.3× 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -136,8 +137,9 @@ def mid_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple
 def test_peak_rss_while_loading_stays_near_the_weights_bytes(mid_checkpoints: dict[str, tuple[Path, Path]],
                                                              fmt: str, dtype: str) -> None:
     small, mid = mid_checkpoints[fmt]
+    env = {**os.environ, "TITAN_EVAL_CACHE": str(mid.parent / "cache")}  # digests stay out of the user's cache
     proc = subprocess.run([sys.executable, "-c", CHILD, json.dumps(SMALL), str(small), json.dumps(MID), str(mid),
-                           dtype], capture_output=True, text=True, timeout=300)
+                           dtype], capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
     assert out["bytes"] > (120e6 if dtype == "bfloat16" else 250e6)
