@@ -76,3 +76,14 @@ def test_switched_off_by_the_environment() -> None:
                           env={**os.environ, "TITAN_EVAL_CPU_SCAN": "0"}, timeout=300)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == "torch"
+
+
+def test_each_torch_installation_builds_its_own_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The build folder's name depends on which torch it compiles against: the ninja file names that torch's
+    headers, so two environments sharing one folder would rebuild each other's kernel on every switch."""
+    from titan_eval.models.ops import cpu_scan
+
+    _, here = cpu_scan._source()
+    monkeypatch.setattr(torch, "__file__", "/elsewhere/venv/lib/python3.11/site-packages/torch/__init__.py")
+    _, elsewhere = cpu_scan._source()
+    assert here != elsewhere

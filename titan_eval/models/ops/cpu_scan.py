@@ -29,7 +29,10 @@ ENV_SWITCH = "TITAN_EVAL_CPU_SCAN"
 
 def _source() -> tuple[str, str]:
     text = (resources.files("titan_eval.models.ops") / "csrc" / SOURCE).read_text(encoding="utf-8")
-    digest = hashlib.sha256((text + " ".join(FLAGS) + torch.__version__).encode()).hexdigest()[:12]
+    # torch's install path too: the build's ninja file names that torch's headers, so two environments sharing one
+    # build folder would each rebuild the other's kernel on first use (measured: 21 s on a load after a CI run)
+    digest = hashlib.sha256((text + " ".join(FLAGS) + torch.__version__ + os.path.dirname(torch.__file__)).encode()
+                            ).hexdigest()[:12]
     return text, digest
 
 
