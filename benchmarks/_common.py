@@ -101,16 +101,18 @@ def hf_mamba_dir(out: Path, d_model: int = 256, n_layer: int = 4, seed: int = 0)
     return out
 
 
-def mamba_dir_for(args: object, tmp: str) -> Path:
-    """`hf_mamba_dir` of `args.d_model` × `args.n_layer`, kept in `args.dir` when given (else in `tmp`), so one
-    real-size model serves several benchmarks."""
-    folder = Path(getattr(args, "dir", None) or tmp)
-    d_model, n_layer = getattr(args, "d_model", 256), getattr(args, "n_layer", 4)
-    return hf_mamba_dir(folder / f"mamba-{d_model}x{n_layer}", d_model, n_layer)  # full_size.py's name too
-
-
-def add_model_dir_arg(parser: argparse.ArgumentParser) -> None:
+def add_model_args(parser: argparse.ArgumentParser) -> None:
+    """--d-model / --n-layer (the saved Mamba's shape; 2048 × 48 is mamba-1.4b's) and --dir (where it is kept)."""
+    parser.add_argument("--d-model", type=int, default=256)
+    parser.add_argument("--n-layer", type=int, default=4)
     parser.add_argument("--dir", help="Folder to keep the model in (reused when present; default: a temporary one).")
+
+
+def mamba_dir_for(args: argparse.Namespace, tmp: str) -> Path:
+    """`hf_mamba_dir` of the shape `add_model_args` parsed, kept in `args.dir` when given (else in `tmp`), so one
+    real-size model serves several benchmarks."""
+    folder = Path(args.dir or tmp)
+    return hf_mamba_dir(folder / f"mamba-{args.d_model}x{args.n_layer}", args.d_model, args.n_layer)  # full_size.py's name too
 
 
 def titan_eval_card() -> dict:

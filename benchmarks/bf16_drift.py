@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_model_dir_arg, mamba_dir_for, machine, run_child, table  # noqa: E402
+from _common import add_model_args, mamba_dir_for, machine, run_child, table  # noqa: E402
 
 SIDES = {"hflm": "lm-eval HFLM", "titan-eval": "titan-eval (adapter)"}
 VARIANTS = {"float32": ["--dtype", "float32"], "bfloat16": ["--dtype", "bfloat16"],
@@ -56,11 +56,9 @@ def drift(got: dict, ref: dict) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--docs", type=int, default=10)
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--n-layer", type=int, default=4)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
-    add_model_dir_arg(parser)
+    add_model_args(parser)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         model_dir = mamba_dir_for(args, tmp)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import add_device_args, arc_requests, add_model_dir_arg, mamba_dir_for, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
+from _common import add_device_args, arc_requests, add_model_args, mamba_dir_for, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
 
 
 
@@ -54,7 +54,7 @@ def record_gemms(model, run) -> tuple[list[tuple[int, int, int]], int]:
     import torch
 
     shapes: list[tuple[int, int, int]] = []
-    head_flops = [0]
+    head_shapes: list[tuple[int, int, int]] = []
 
     def linear_hook(module, inputs, output) -> None:
         shapes.append((inputs[0].numel() // module.in_features, module.in_features, module.out_features))
@@ -64,8 +64,7 @@ def record_gemms(model, run) -> tuple[list[tuple[int, int, int]], int]:
 
     def recorded_head(hidden, *args, **kwargs):
         out = head(hidden, *args, **kwargs)
-        shapes.append((hidden.numel() // hidden.shape[-1], hidden.shape[-1], out.shape[-1]))
-        head_flops[0] += 2 * shapes[-1][0] * shapes[-1][1] * shapes[-1][2]
+        head_shapes.append((hidden.numel() // hidden.shape[-1], hidden.shape[-1], out.shape[-1]))
         return out
 
     model.head = recorded_head
@@ -75,7 +74,7 @@ def record_gemms(model, run) -> tuple[list[tuple[int, int, int]], int]:
         del model.head
         for handle in handles:
             handle.remove()
-    return shapes, head_flops[0]
+    return shapes + head_shapes, sum(2 * m * k * n for m, k, n in head_shapes)
 
 
 def replay_seconds(shapes: list[tuple[int, int, int]], dtype, device: str) -> float:
@@ -103,9 +102,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--matmul-n", type=int, default=1024)
     parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--n-layer", type=int, default=4)
-    add_model_dir_arg(parser)
+    add_model_args(parser)
     args = parse_device_args(parser)
     dtype = args.dtype
 

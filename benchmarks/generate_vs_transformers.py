@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, add_device_args, add_model_dir_arg, fmt_times, interleave, mamba_dir_for, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
+from _common import DATA, add_device_args, add_model_args, fmt_times, interleave, mamba_dir_for, machine, median, parse_device_args, table, titan_eval_card  # noqa: E402
 
 
 def prompts_text(n: int) -> list[str]:
@@ -39,9 +39,7 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=32)
     parser.add_argument("--new-tokens", type=int, default=128)
     parser.add_argument("--recompute-prompts", type=int, default=4)
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--n-layer", type=int, default=4)
-    add_model_dir_arg(parser)
+    add_model_args(parser)
     args = parse_device_args(parser)
     dtype = args.dtype
 

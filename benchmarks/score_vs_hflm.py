@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, add_device_args, add_model_dir_arg, fmt_times, machine, mamba_dir_for, median, parse_device_args, run_child, table, titan_eval_card  # noqa: E402
+from _common import DATA, add_device_args, add_model_args, fmt_times, machine, mamba_dir_for, median, parse_device_args, run_child, table, titan_eval_card  # noqa: E402
 
 SIDES = ("hflm", "titan-eval run", "in-process")
 
@@ -99,9 +99,7 @@ def main() -> None:
     add_device_args(parser)
     parser.add_argument("--docs", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--d-model", type=int, default=256)
-    parser.add_argument("--n-layer", type=int, default=4)
-    add_model_dir_arg(parser)
+    add_model_args(parser)
     parser.add_argument("--side", choices=["hflm", "titan-eval"], help=argparse.SUPPRESS)
     parser.add_argument("--model-dir", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)

@@ -2,7 +2,7 @@
 
 While a model is built on the meta device (the skeleton a checkpoint fills, `mapped_weights.meta_skeleton`), such a
 value is only an empty meta tensor of its shape: on meta, torch runs elementwise arithmetic through its Python
-reference ops, whose first call imports `torch._dynamo` (≈ 80 MB resident and 1–2 s, measured on a checkpoint load),
+reference ops, whose first call imports `torch._dynamo` (74 MB resident and ≈ 1.7 s, measured on a checkpoint load),
 and the values would be overwritten anyway (by the checkpoint, or by `init_buffers()` for buffers it lacks).
 """
 
